@@ -1,0 +1,16 @@
+"""The worked-solutions book: problems, parts, and the checked blocks of their solutions.
+
+Problems are data (``problems/<set>/*.py`` define a ``PROBLEM``); solving a part runs the
+engine and the checker and yields blocks; rendering only ever reads solved blocks.
+"""
+
+from derive.book.model import (
+    Answer, Block, Check, Derivation, Explanation, Figure, MatrixView, Part, PartResult,
+    Problem, ProblemResult, Table, Text, SETS,
+)
+from derive.book.sheet import Sheet
+
+__all__ = [
+    "Answer", "Block", "Check", "Derivation", "Explanation", "Figure", "MatrixView", "Part",
+    "PartResult", "Problem", "ProblemResult", "SETS", "Sheet", "Table", "Text",
+]

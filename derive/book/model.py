@@ -1,0 +1,178 @@
+"""Data model of the book.  Blocks are plain, immutable records; every checked block holds
+the :class:`~derive.check.verdict.Verdict` that backs it, so a renderer can show how each
+line was checked and can never show a line that was not.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+from derive.check.verdict import Status, Verdict, weakest
+
+# The sets of the course, in book order: (key, chapter title).
+SETS: tuple[tuple[str, str], ...] = (
+    ("practice", "Practice exercises"),
+    ("theory", "Theory notebook, worked sections"),
+    ("chapter8", "Chapter 8 exercises"),
+    ("formulas", "Formula sheet"),
+)
+
+
+@dataclass(frozen=True)
+class Text:
+    """Prose in our own words (not a claim)."""
+    text: str
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """A written explanation that is *not* machine-checked; ``rests_on`` names the checked
+    facts (labels of other blocks or engine functions) it relies on."""
+    text: str
+    rests_on: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DerivationStep:
+    expr: Any            # a SymPy expression
+    why: str             # short justification
+    verdict: Verdict | None  # None for the first line (nothing to check it against)
+
+
+@dataclass(frozen=True)
+class Derivation:
+    """A chain ``lhs = e0 = e1 = ...``; each step checked against the previous one."""
+    lhs: Any                      # what is being computed (a SymPy expression or a name)
+    steps: tuple[DerivationStep, ...]
+    assumptions: tuple[str, ...] = ()
+    label: str = ""
+
+    @property
+    def status(self) -> Status:
+        return weakest(s.verdict.status for s in self.steps if s.verdict is not None)
+
+
+@dataclass(frozen=True)
+class Check:
+    """One checked statement ``lhs == rhs`` (symbolic or numeric) with its verdict.
+
+    ``kind`` is ``"claim"`` for symbolic statements or ``"numeric"`` for a numeric
+    cross-check against an independent computation (``method`` names it)."""
+    lhs: Any
+    rhs: Any
+    verdict: Verdict
+    why: str = ""
+    kind: str = "claim"
+    label: str = ""
+
+    @property
+    def status(self) -> Status:
+        return self.verdict.status
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The answer of a part: a value from the engine, backed by the checks before it."""
+    label: str
+    value: Any
+    unit: str = ""
+
+
+@dataclass(frozen=True)
+class Table:
+    headers: tuple[str, ...]
+    rows: tuple[tuple[Any, ...], ...]
+    caption: str = ""
+
+
+@dataclass(frozen=True)
+class MatrixView:
+    name: str
+    matrix: Any   # SymPy Matrix or NumPy array
+    caption: str = ""
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A diagram drawn from the engine's data: TikZ for LaTeX, SVG for Markdown."""
+    tikz: str
+    svg: str
+    caption: str
+    name: str
+
+
+Block = Text | Explanation | Derivation | Check | Answer | Table | MatrixView | Figure
+
+# Part scopes: what kind of answer a part has.
+CHECKED, EXPLANATION, OUT_OF_SCOPE = "checked", "explanation", "out-of-scope"
+
+
+@dataclass(frozen=True)
+class Part:
+    """One part of an exercise.  ``solve`` receives a :class:`~derive.book.sheet.Sheet` and
+    fills it with blocks.  For out-of-scope parts, ``reason`` says why (and ``solve`` may
+    still add what the engine can derive)."""
+    label: str                      # "a", "b", ... or "" for a single-part exercise
+    prompt: str                     # restated in our own words
+    solve: Callable[[Any], None] | None = None
+    scope: str = CHECKED
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Problem:
+    id: str                 # "practice-2", "8.4", "theory-3", "formula-2.4"
+    set: str                # one of SETS' keys
+    title: str
+    statement: str          # restated in our own words
+    parts: tuple[Part, ...]
+    order: float = 0.0      # position inside the set
+    source: str = ""        # where it comes from, e.g. "Chapter 8, exercise 8.4"
+
+
+@dataclass(frozen=True)
+class PartResult:
+    part: Part
+    blocks: tuple[Block, ...]
+    error: str = ""         # set when solving raised; the part is then 'error'
+
+    @property
+    def checked_blocks(self) -> list[Derivation | Check]:
+        return [b for b in self.blocks if isinstance(b, (Derivation, Check))]
+
+    @property
+    def status(self) -> str:
+        """'proved', 'tested', 'refuted', 'error', 'unknown', 'explanation' or
+        'out-of-scope' (the part's weakest checked evidence)."""
+        if self.error:
+            return "error"
+        checked = self.checked_blocks
+        if self.part.scope == OUT_OF_SCOPE:
+            return OUT_OF_SCOPE
+        if not checked:
+            return EXPLANATION
+        return weakest(b.status for b in checked).value
+
+
+@dataclass(frozen=True)
+class ProblemResult:
+    problem: Problem
+    parts: tuple[PartResult, ...]
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for p in self.parts:
+            out[p.status] = out.get(p.status, 0) + 1
+        return out
+
+
+def flatten_steps(blocks: Sequence[Block]) -> list[tuple[str, Verdict]]:
+    """Every verdict in ``blocks`` with a short description (for indexes and mutation)."""
+    out: list[tuple[str, Verdict]] = []
+    for b in blocks:
+        if isinstance(b, Derivation):
+            out.extend((s.why, s.verdict) for s in b.steps if s.verdict is not None)
+        elif isinstance(b, Check):
+            out.append((b.why, b.verdict))
+    return out

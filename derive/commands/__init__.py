@@ -1,0 +1,1 @@
+"""One module per subcommand; see :mod:`derive.cli` for the contract."""

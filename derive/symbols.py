@@ -12,9 +12,9 @@ from functools import lru_cache
 
 import sympy
 
-# Names that are non-negative rather than positive by default (padding, output padding,
-# indices that may start at zero are declared in the claim's assumptions instead).
-NONNEGATIVE_NAMES = frozenset({"P", "p", "padding", "output_padding", "a", "op"})
+# Names that are non-negative rather than positive by default (padding); anything else
+# that may be zero (an index, an output padding ``a``) is declared in the assumptions.
+NONNEGATIVE_NAMES = frozenset({"P", "p", "padding", "output_padding"})
 
 
 @lru_cache(maxsize=None)

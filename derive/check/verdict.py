@@ -54,7 +54,7 @@ def _plain(value: Any) -> Any:
         import sympy
     except ImportError:  # pragma: no cover
         sympy = None
-    if isinstance(value, bool):
+    if value is None or isinstance(value, bool):
         return value
     if isinstance(value, int):
         return value

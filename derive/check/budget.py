@@ -1,0 +1,62 @@
+"""Time budgets, so that no SymPy call can hang the engine.
+
+In the main thread a real-time interval timer raises :class:`BudgetExceeded` inside
+whatever is running (SymPy is pure Python, so the signal is delivered between bytecodes).
+Elsewhere (worker threads) the budget is cooperative: long loops call
+:meth:`Deadline.check`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+import time
+from typing import Iterator
+
+from derive.errors import BudgetExceeded
+
+DEFAULT_BUDGET = 4.0   # seconds per claim
+
+
+class Deadline:
+    """A point in time after which work should stop."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.end = time.perf_counter() + seconds
+
+    def remaining(self) -> float:
+        return self.end - time.perf_counter()
+
+    def check(self) -> None:
+        if time.perf_counter() > self.end:
+            raise BudgetExceeded(f"time budget of {self.seconds:g} s spent")
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float) -> Iterator[Deadline]:
+    """Run the body with a hard limit where possible (main thread), cooperative otherwise.
+
+    >>> with time_limit(1.0) as d:
+    ...     d.remaining() > 0
+    True
+    """
+    deadline = Deadline(seconds)
+    use_signal = (threading.current_thread() is threading.main_thread()
+                  and hasattr(signal, "setitimer")
+                  and signal.getitimer(signal.ITIMER_REAL)[0] == 0)
+    if not use_signal:
+        yield deadline
+        return
+
+    def _expired(signum, frame):  # noqa: ARG001
+        raise BudgetExceeded(f"time budget of {seconds:g} s spent")
+
+    previous = signal.signal(signal.SIGALRM, _expired)
+    signal.setitimer(signal.ITIMER_REAL, max(seconds, 0.001))
+    try:
+        yield deadline
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)

@@ -1,0 +1,175 @@
+"""The checker's pipeline: search for a counterexample, then try to prove.
+
+Order matters for soundness and speed: a claim is first evaluated exactly on a box of small
+values and on seeded random ones (a disagreement is a refutation with both values); only a
+claim that survives goes to the proof strategies; a claim that is not proved within its
+time budget is reported as *tested* with the number of agreeing instances, never as proved.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from typing import Any, Sequence
+
+import sympy
+
+from derive.check.budget import DEFAULT_BUDGET, Deadline, time_limit
+from derive.check.claim import Claim
+from derive.check.search import search
+from derive.check.strategies import STRATEGIES
+from derive.check.verdict import Status, Verdict
+from derive.errors import BudgetExceeded, DeriveError, InputError
+
+
+def verify(claim: Any, assume: Sequence[Any] = (), budget: float | None = None) -> Verdict:
+    """Check a claim given as text (``"lhs == rhs"``), a :class:`Claim`, a SymPy ``Eq`` or a
+    pair ``(lhs, rhs)``.  Ill-formed text raises :class:`~derive.errors.ParseError`.
+
+    >>> verify("floor(a/b) + floor(c/b) == floor((a + c)/b)").status.value
+    'refuted'
+    >>> v = verify("(C*k**2 + C*M)/(C*M*k**2) == 1/M + 1/k**2")
+    >>> v.status.value, v.method
+    ('proved', 'canonical form (expand and cancel)')
+    """
+    if isinstance(claim, str):
+        claim_obj = Claim.parse(claim, assume)
+    elif isinstance(claim, Claim):
+        claim_obj = claim if not assume else Claim.from_exprs(claim.lhs, claim.rhs, assume,
+                                                              text=claim.text)
+    elif isinstance(claim, sympy.Equality):
+        claim_obj = Claim.from_exprs(claim.lhs, claim.rhs, assume)
+    elif isinstance(claim, tuple) and len(claim) == 2:
+        claim_obj = Claim.from_exprs(claim[0], claim[1], assume)
+    else:
+        raise InputError(f"got claim={claim!r}; expected text 'lhs == rhs', a Claim, a SymPy "
+                         f"Eq or a pair (lhs, rhs)")
+    return check_claim(claim_obj, budget)
+
+
+def check_exprs(lhs: Any, rhs: Any, assume: Sequence[Any] = (),
+                budget: float | None = None) -> Verdict:
+    """Check ``lhs == rhs`` for SymPy expressions (symbols re-created by name on their
+    domains: positive integers unless ``assume`` says otherwise).
+
+    >>> import sympy
+    >>> q, s = sympy.symbols("q s")
+    >>> check_exprs(q, s * sympy.floor(q / s) + sympy.Mod(q, s)).proved
+    True
+    """
+    key = (_key(lhs), _key(rhs), tuple(str(a) for a in assume), budget)
+    try:
+        return _cached(key, lhs, rhs, tuple(assume), budget)
+    except TypeError:  # unhashable pieces: check without the cache
+        return check_claim(Claim.from_exprs(lhs, rhs, assume), budget)
+
+
+def _key(e: Any) -> str:
+    return sympy.srepr(e) if isinstance(e, sympy.Basic) else repr(e)
+
+
+@functools.lru_cache(maxsize=4096)
+def _cached_impl(key: tuple) -> Verdict:  # pragma: no cover - replaced below
+    raise RuntimeError
+
+
+_CACHE: dict[tuple, Verdict] = {}
+
+
+def _cached(key: tuple, lhs: Any, rhs: Any, assume: tuple, budget: float | None) -> Verdict:
+    hit = _CACHE.get(key)
+    if hit is None:
+        hit = check_claim(Claim.from_exprs(lhs, rhs, assume), budget)
+        if len(_CACHE) > 20_000:
+            _CACHE.clear()
+        _CACHE[key] = hit
+    return hit
+
+
+def check_claim(claim: Claim, budget: float | None = None) -> Verdict:
+    """Run the pipeline on a :class:`Claim` within ``budget`` seconds."""
+    seconds = DEFAULT_BUDGET if budget is None else budget
+    start = time.perf_counter()
+    try:
+        with time_limit(seconds) as deadline:
+            verdict = _check(claim, deadline)
+    except BudgetExceeded as exc:
+        verdict = Verdict(Status.UNKNOWN, f"{exc} before the search finished",
+                          claim=claim.text)
+    except RecursionError:
+        verdict = Verdict(Status.UNKNOWN, "expression too deep to check", claim=claim.text)
+    except DeriveError:
+        raise
+    except Exception as exc:  # a SymPy failure is an unknown, not a crash
+        verdict = Verdict(Status.UNKNOWN, f"unsupported construct ({type(exc).__name__}: "
+                                          f"{str(exc)[:200]})", claim=claim.text)
+    return _with_time(verdict, time.perf_counter() - start)
+
+
+def _with_time(v: Verdict, seconds: float) -> Verdict:
+    from dataclasses import replace
+    return replace(v, seconds=seconds)
+
+
+def _check(claim: Claim, deadline: Deadline) -> Verdict:
+    lhs, rhs = claim.lhs, claim.rhs
+    if isinstance(lhs, sympy.MatrixBase) or isinstance(rhs, sympy.MatrixBase):
+        return _check_matrix(claim, deadline)
+    names = claim.names
+    found = search(lhs, rhs, names, claim.domain, seed=claim.text, deadline=deadline)
+    if found.counterexample is not None:
+        where = "search over small values and seeded random values"
+        return Verdict(Status.REFUTED, where, claim=claim.text,
+                       counterexample=found.counterexample, lhs_value=found.lhs_value,
+                       rhs_value=found.rhs_value, instances=found.instances)
+    if found.instances == 0:
+        return Verdict(Status.UNKNOWN, "no point of the domain where both sides are defined",
+                       claim=claim.text, detail=f"domain: {claim.domain.describe()}")
+    has_indexed = lhs.has(sympy.Indexed) or rhs.has(sympy.Indexed)
+    if found.exhaustive and not has_indexed and not found.inexact:
+        return Verdict(Status.PROVED, f"exhaustive check over the finite domain "
+                       f"({found.instances} cases: {claim.domain.describe()})",
+                       claim=claim.text, instances=found.instances)
+    if not names and not has_indexed and not found.inexact:
+        return Verdict(Status.PROVED, "exact evaluation", claim=claim.text, instances=1)
+    try:
+        for strategy in STRATEGIES:
+            deadline.check()
+            proof = strategy(lhs, rhs, claim.domain)
+            if proof:
+                method, lemmas = proof
+                return Verdict(Status.PROVED, method, claim=claim.text, lemmas=lemmas,
+                               instances=found.instances)
+    except BudgetExceeded as exc:
+        return Verdict(Status.TESTED, f"no proof found: {exc}", claim=claim.text,
+                       instances=found.instances)
+    except (RecursionError, sympy.PolynomialError, sympy.CoercionFailed, ValueError,
+            TypeError, NotImplementedError, AttributeError, ZeroDivisionError):
+        pass  # a strategy that cannot handle the expression proves nothing
+    note = "no proof found"
+    if found.inexact:
+        note += "; values compared numerically (30 digits)"
+    return Verdict(Status.TESTED, note, claim=claim.text, instances=found.instances,
+                   detail=f"domain: {claim.domain.describe()}")
+
+
+def _check_matrix(claim: Claim, deadline: Deadline) -> Verdict:
+    lhs, rhs = sympy.Matrix(claim.lhs), sympy.Matrix(claim.rhs)
+    if lhs.shape != rhs.shape:
+        return Verdict(Status.REFUTED, "the two sides have different shapes", claim=claim.text,
+                       counterexample={}, lhs_value=lhs.shape, rhs_value=rhs.shape)
+    verdicts = []
+    for i in range(lhs.rows):
+        for j in range(lhs.cols):
+            deadline.check()
+            entry = Claim(lhs[i, j], rhs[i, j], claim.domain, f"{claim.text} [entry {i},{j}]")
+            v = _check(entry, deadline)
+            if v.status is Status.REFUTED:
+                from dataclasses import replace
+                return replace(v, claim=claim.text, method=f"entry ({i}, {j}) differs; {v.method}")
+            verdicts.append(v)
+    from derive.check.verdict import weakest
+    status = weakest(v.status for v in verdicts)
+    methods = sorted({v.method for v in verdicts})
+    return Verdict(status, f"entry by entry ({len(verdicts)} entries): " + "; ".join(methods)[:300],
+                   claim=claim.text, instances=sum(v.instances for v in verdicts))

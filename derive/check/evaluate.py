@@ -1,0 +1,289 @@
+"""Exact evaluation of SymPy expressions at concrete points, fast.
+
+Expressions are compiled once into nested Python closures over :class:`fractions.Fraction`
+(exact, and far quicker than ``subs``).  Indexed names (``x[i + k]``) are arbitrary
+functions: each instance draws their values lazily from its own random generator, and the
+values actually read are reported with a counterexample.  What the compiler does not
+support falls back to SymPy's own exact evaluation.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from fractions import Fraction
+from typing import Any, Callable
+
+import sympy
+
+MAX_SUM_TERMS = 20_000   # a concrete sum longer than this is not evaluated
+
+
+class Undefined(ArithmeticError):
+    """The expression has no value at this point (division by zero, huge sum...)."""
+
+
+class Inexact(Exception):
+    """The expression has an irrational value; compare numerically instead."""
+
+
+Env = dict[str, Any]
+
+
+class Instance:
+    """One point: symbol values plus lazily drawn values of indexed names."""
+
+    def __init__(self, values: dict[str, Fraction], rng: random.Random) -> None:
+        self.values = values
+        self.rng = rng
+        self.arrays: dict[str, dict[tuple, Fraction]] = {}
+
+    def indexed(self, base: str, idx: tuple) -> Fraction:
+        table = self.arrays.setdefault(base, {})
+        if idx not in table:
+            table[idx] = Fraction(self.rng.randint(-9, 9))
+        return table[idx]
+
+    def report(self) -> dict[str, Any]:
+        out: dict[str, Any] = {k: _plain(v) for k, v in self.values.items()}
+        for base, table in self.arrays.items():
+            for idx, v in sorted(table.items()):
+                key = f"{base}[{', '.join(str(_plain(i)) for i in idx)}]"
+                out[key] = _plain(v)
+        return out
+
+
+def _plain(v: Fraction) -> Any:
+    return int(v) if isinstance(v, Fraction) and v.denominator == 1 else v
+
+
+Compiled = Callable[[Instance, dict], Fraction]
+
+
+def compile_expr(expr: Any) -> Compiled:
+    """Compile ``expr`` into ``f(instance, bound) -> Fraction``.
+
+    >>> import sympy
+    >>> a, b = sympy.symbols("a b")
+    >>> f = compile_expr(sympy.floor((a + b - 1) / b))
+    >>> f(Instance({"a": Fraction(7), "b": Fraction(3)}, random.Random(0)), {})
+    Fraction(3, 1)
+    """
+    return _Compiler().compile(expr)
+
+
+class _Compiler:
+    def compile(self, e: Any) -> Compiled:
+        if isinstance(e, (int, Fraction)):
+            v = Fraction(e)
+            return lambda inst, b: v
+        if e.is_Integer or e.is_Rational:
+            v = Fraction(int(e.p), int(e.q))
+            return lambda inst, b: v
+        if isinstance(e, sympy.Symbol):
+            name = e.name
+            def sym(inst: Instance, bound: dict) -> Fraction:
+                if name in bound:
+                    return bound[name]
+                try:
+                    return inst.values[name]
+                except KeyError:
+                    raise Undefined(f"no value for {name}") from None
+            return sym
+        if isinstance(e, sympy.Add):
+            parts = [self.compile(a) for a in e.args]
+            return lambda inst, b: sum((p(inst, b) for p in parts), Fraction(0))
+        if isinstance(e, sympy.Mul):
+            parts = [self.compile(a) for a in e.args]
+            def mul(inst: Instance, b: dict) -> Fraction:
+                out = Fraction(1)
+                for p in parts:
+                    out *= p(inst, b)
+                return out
+            return mul
+        if isinstance(e, sympy.Pow):
+            base = self.compile(e.base)
+            if e.exp.is_Integer:
+                n = int(e.exp)
+                def power(inst: Instance, b: dict) -> Fraction:
+                    v = base(inst, b)
+                    if v == 0 and n < 0:
+                        raise Undefined("division by zero")
+                    return v ** n
+                return power
+            exp = self.compile(e.exp)
+            def gpow(inst: Instance, b: dict) -> Fraction:
+                v, x = base(inst, b), exp(inst, b)
+                if x.denominator == 1:
+                    if v == 0 and x < 0:
+                        raise Undefined("division by zero")
+                    if abs(x) > 4096:
+                        raise Undefined("exponent too large")
+                    return v ** int(x)
+                if v < 0:
+                    raise Undefined("root of a negative number")
+                root = _exact_root(v, x.denominator)
+                if root is None:
+                    raise Inexact()
+                return root ** x.numerator
+            return gpow
+        if isinstance(e, sympy.floor):
+            a = self.compile(e.args[0])
+            return lambda inst, b: Fraction(math.floor(a(inst, b)))
+        if isinstance(e, sympy.ceiling):
+            a = self.compile(e.args[0])
+            return lambda inst, b: Fraction(math.ceil(a(inst, b)))
+        if isinstance(e, sympy.Mod):
+            p, q = self.compile(e.args[0]), self.compile(e.args[1])
+            def mod(inst: Instance, b: dict) -> Fraction:
+                d = q(inst, b)
+                if d == 0:
+                    raise Undefined("modulo zero")
+                return p(inst, b) % d
+            return mod
+        if isinstance(e, sympy.Abs):
+            a = self.compile(e.args[0])
+            return lambda inst, b: abs(a(inst, b))
+        if isinstance(e, (sympy.Min, sympy.Max)):
+            parts = [self.compile(a) for a in e.args]
+            pick = min if isinstance(e, sympy.Min) else max
+            return lambda inst, b: pick(p(inst, b) for p in parts)
+        if isinstance(e, sympy.binomial):
+            n, k = self.compile(e.args[0]), self.compile(e.args[1])
+            def binom(inst: Instance, b: dict) -> Fraction:
+                nv, kv = n(inst, b), k(inst, b)
+                if nv.denominator != 1 or kv.denominator != 1:
+                    raise Inexact()
+                if nv > 5000:
+                    raise Undefined("binomial too large")
+                if kv < 0 or (nv >= 0 and kv > nv):
+                    return Fraction(0)
+                return Fraction(math.comb(int(nv), int(kv)) if nv >= 0 else
+                                int(sympy.binomial(int(nv), int(kv))))
+            return binom
+        if isinstance(e, sympy.factorial):
+            n = self.compile(e.args[0])
+            def fact(inst: Instance, b: dict) -> Fraction:
+                v = n(inst, b)
+                if v.denominator != 1 or v < 0 or v > 2000:
+                    raise Undefined("factorial outside 0..2000")
+                return Fraction(math.factorial(int(v)))
+            return fact
+        if isinstance(e, sympy.KroneckerDelta):
+            i, j = self.compile(e.args[0]), self.compile(e.args[1])
+            return lambda inst, b: Fraction(int(i(inst, b) == j(inst, b)))
+        if isinstance(e, sympy.Indexed):
+            base = str(e.base.label)
+            idx = [self.compile(i) for i in e.indices]
+            return lambda inst, b: inst.indexed(base, tuple(i(inst, b) for i in idx))
+        if isinstance(e, (sympy.Sum, sympy.Product)):
+            return self._sum(e)
+        if isinstance(e, sympy.Piecewise):
+            pieces = [(self.compile(v), self.compile_bool(c)) for v, c in e.args]
+            def piecewise(inst: Instance, b: dict) -> Fraction:
+                for v, c in pieces:
+                    if c(inst, b):
+                        return v(inst, b)
+                raise Undefined("no piece applies")
+            return piecewise
+        if e is sympy.S.NaN or e is sympy.S.ComplexInfinity or e.is_infinite:
+            return lambda inst, b: (_ for _ in ()).throw(Undefined("not finite"))
+        if e.is_number:
+            raise_inexact = e.is_rational is not True
+            if raise_inexact:
+                return lambda inst, b: (_ for _ in ()).throw(Inexact())
+        return self._fallback(e)
+
+    def compile_bool(self, c: Any) -> Callable[[Instance, dict], bool]:
+        if c is sympy.true or c is True:
+            return lambda inst, b: True
+        if c is sympy.false or c is False:
+            return lambda inst, b: False
+        if isinstance(c, sympy.And):
+            parts = [self.compile_bool(a) for a in c.args]
+            return lambda inst, b: all(p(inst, b) for p in parts)
+        if isinstance(c, sympy.Or):
+            parts = [self.compile_bool(a) for a in c.args]
+            return lambda inst, b: any(p(inst, b) for p in parts)
+        if isinstance(c, sympy.Not):
+            p = self.compile_bool(c.args[0])
+            return lambda inst, b: not p(inst, b)
+        ops = {sympy.Eq: lambda x, y: x == y, sympy.Ne: lambda x, y: x != y,
+               sympy.Lt: lambda x, y: x < y, sympy.Le: lambda x, y: x <= y,
+               sympy.Gt: lambda x, y: x > y, sympy.Ge: lambda x, y: x >= y}
+        for kind, op in ops.items():
+            if isinstance(c, kind):
+                lhs, rhs = self.compile(c.lhs), self.compile(c.rhs)
+                return lambda inst, b, op=op: op(lhs(inst, b), rhs(inst, b))
+        return lambda inst, b: (_ for _ in ()).throw(Undefined(f"condition {c}"))
+
+    def _sum(self, e: Any) -> Compiled:
+        body = self.compile(e.function)
+        limits = [(str(v), self.compile(lo), self.compile(hi)) for v, lo, hi in e.limits]
+        is_sum = isinstance(e, sympy.Sum)
+
+        def run(inst: Instance, b: dict, k: int = 0) -> Fraction:
+            if k == len(limits):
+                return body(inst, b)
+            name, lo, hi = limits[k]
+            lv, hv = lo(inst, b), hi(inst, b)
+            if lv.denominator != 1 or hv.denominator != 1:
+                raise Undefined("non-integer sum limits")
+            if hv - lv > MAX_SUM_TERMS:
+                raise Undefined("sum too long to expand")
+            acc = Fraction(0) if is_sum else Fraction(1)
+            inner = dict(b)
+            if hv < lv:  # SymPy's Karr convention for reversed limits
+                if is_sum:
+                    for j in range(int(hv) + 1, int(lv)):
+                        inner[name] = Fraction(j)
+                        acc -= run(inst, inner, k + 1)
+                    return acc
+                raise Undefined("reversed product limits")
+            for j in range(int(lv), int(hv) + 1):
+                inner[name] = Fraction(j)
+                if is_sum:
+                    acc += run(inst, inner, k + 1)
+                else:
+                    acc *= run(inst, inner, k + 1)
+            return acc
+        return run
+
+    def _fallback(self, e: Any) -> Compiled:
+        syms = sorted(e.free_symbols, key=lambda s: s.name)
+
+        def slow(inst: Instance, b: dict) -> Fraction:
+            env = {}
+            for s in syms:
+                v = b.get(s.name, inst.values.get(s.name))
+                if v is None:
+                    raise Undefined(f"no value for {s.name}")
+                env[s] = sympy.Rational(v.numerator, v.denominator)
+            val = e.xreplace(env).doit()
+            if val.has(sympy.nan, sympy.zoo) or val.is_infinite:
+                raise Undefined("not finite")
+            if val.is_Rational:
+                return Fraction(int(val.p), int(val.q))
+            if val.is_number:
+                raise Inexact()
+            raise Undefined(f"cannot evaluate {type(e).__name__}")
+        return slow
+
+
+def _exact_root(v: Fraction, n: int) -> Fraction | None:
+    num = round(v.numerator ** (1.0 / n)) if v.numerator < 2 ** 1000 else None
+    den = round(v.denominator ** (1.0 / n)) if v.denominator < 2 ** 1000 else None
+    if num is None or den is None:
+        return None
+    for a in (num - 1, num, num + 1):
+        for c in (den - 1, den, den + 1):
+            if a >= 0 and c > 0 and Fraction(a, c) ** n == v:
+                return Fraction(a, c)
+    return None
+
+
+def numeric_value(expr: Any, inst: Instance, digits: int = 30) -> sympy.Float:
+    """High-precision value of an expression with irrational parts (for tolerances)."""
+    env = {s: sympy.Rational(inst.values[s.name].numerator, inst.values[s.name].denominator)
+           for s in expr.free_symbols if s.name in inst.values}
+    return sympy.N(expr.xreplace(env).doit(), digits)

@@ -1,0 +1,180 @@
+"""Counterexample search: small values first, then seeded random ones.
+
+Most convolution mistakes show at tiny sizes (an off-by-one at H=1, a dropped floor at
+S=2), so every search starts with an exhaustive box of the smallest values of each symbol's
+domain and then moves to larger random values.  The generator is seeded by the claim's
+text, so a run is repeatable.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import random
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any, Iterator, Sequence
+
+import sympy
+
+from derive.check.budget import Deadline
+from derive.check.domain import Domain, SymbolDomain
+from derive.check.evaluate import Inexact, Instance, Undefined, compile_expr, numeric_value
+
+BOX_POINTS = 256        # size of the exhaustive small-value box
+RANDOM_POINTS = 96      # random instances after the box
+REAL_SMALL = [Fraction(0), Fraction(1), Fraction(-1), Fraction(1, 2), Fraction(-3, 2),
+              Fraction(7, 3), Fraction(5, 2), Fraction(-2, 7)]
+REL_TOL = sympy.Rational(1, 10 ** 12)
+
+
+@dataclass
+class SearchResult:
+    counterexample: dict[str, Any] | None = None
+    lhs_value: Any = None
+    rhs_value: Any = None
+    instances: int = 0          # instances where both sides were evaluated and compared
+    skipped: int = 0            # instances outside where both sides are defined
+    inexact: bool = False       # some comparison needed a numeric tolerance
+    exhaustive: bool = False    # the domain is finite and every point was compared
+
+
+def _small_values(d: SymbolDomain, count: int) -> list[Fraction]:
+    if not d.integer:
+        vals = [v for v in REAL_SMALL if d.contains(v)]
+        if d.lower is not None:
+            vals += [d.lower + Fraction(k, 2) for k in range(1, 5)]
+        return [v for v in dict.fromkeys(vals) if d.contains(v)][:count]
+    start = int(sympy.ceiling(d.lower)) if d.lower is not None else (
+        int(sympy.floor(d.upper)) - count + 1 if d.upper is not None else 0)
+    out: list[Fraction] = []
+    if d.lower is None and d.upper is None:
+        cands = [0, 1, -1, 2, -2, 3, -3, 4, -4, 5]
+    else:
+        cands = list(range(start, start + 4 * count + 4))
+    for v in cands:
+        if d.contains(Fraction(v)):
+            out.append(Fraction(v))
+        if len(out) == count:
+            break
+    return out
+
+
+def _random_value(d: SymbolDomain, rng: random.Random) -> Fraction:
+    scale = rng.choice([3, 6, 12, 40, 200])
+    if not d.integer:
+        v = Fraction(rng.randint(-scale * 8, scale * 8), rng.choice([1, 2, 3, 4, 7, 8]))
+        lo = d.lower if d.lower is not None else None
+        if lo is not None and v < lo:
+            v = lo + abs(v) + (Fraction(1, 3) if d.strict_lower else 0)
+        if d.upper is not None and v > d.upper:
+            v = d.upper - Fraction(rng.randint(0, 7), 3) - (Fraction(1, 5) if d.strict_upper else 0)
+        return v
+    if d.lower is not None and d.upper is not None:
+        lo, hi = int(sympy.ceiling(d.lower)), int(sympy.floor(d.upper))
+        v = rng.randint(lo, hi) if hi >= lo else lo
+    elif d.lower is not None:
+        v = int(sympy.ceiling(d.lower)) + rng.randint(0, scale)
+    elif d.upper is not None:
+        v = int(sympy.floor(d.upper)) - rng.randint(0, scale)
+    else:
+        v = rng.randint(-scale, scale)
+    if d.parity is not None and v % 2 != d.parity:
+        v += 1 if (d.upper is None or v + 1 <= d.upper) else -1
+    return Fraction(v)
+
+
+def candidate_points(names: Sequence[str], domain: Domain, seed: str,
+                     random_points: int = RANDOM_POINTS) -> Iterator[dict[str, Fraction]]:
+    """Small-value box first (all combinations), then random points."""
+    if not names:
+        yield {}
+        return
+    n = len(names)
+    per = 2
+    while (per + 1) ** n <= BOX_POINTS and per < 8:
+        per += 1
+    grids = [_small_values(domain.of(x), per) for x in names]
+    # Vary the first-named symbol fastest is arbitrary; order by total size = small first.
+    box = sorted(itertools.product(*[range(len(g)) for g in grids]), key=lambda t: (sum(t), t))
+    for combo in box[:BOX_POINTS]:
+        yield {x: grids[i][j] for i, (x, j) in enumerate(zip(names, combo))}
+    rng = random.Random(hashlib.sha256(seed.encode()).hexdigest())
+    for _ in range(random_points):
+        yield {x: _random_value(domain.of(x), rng) for x in names}
+
+
+def _satisfies(constraints: Sequence[Any], compiled: Sequence[Any], inst: Instance) -> bool:
+    for c in compiled:
+        try:
+            if not c(inst, {}):
+                return False
+        except (Undefined, Inexact, ZeroDivisionError):
+            return False
+    return True
+
+
+def search(lhs: Any, rhs: Any, names: Sequence[str], domain: Domain, *, seed: str,
+           deadline: Deadline | None = None, random_points: int = RANDOM_POINTS) -> SearchResult:
+    """Compare both sides over candidate points; stop at the first disagreement."""
+    from derive.check.evaluate import _Compiler
+
+    comp = _Compiler()
+    f, g = comp.compile(lhs), comp.compile(rhs)
+    constraints = [comp.compile_bool(c) for c in domain.constraints]
+    result = SearchResult()
+    finite = [domain.of(x).finite_values for x in names]
+    points: Any
+    if names and all(v is not None for v in finite) and _product_len(finite) <= 5000:
+        points = ({x: Fraction(v) for x, v in zip(names, combo)}
+                  for combo in itertools.product(*finite))  # type: ignore[arg-type]
+        result.exhaustive = True
+    else:
+        points = candidate_points(names, domain, seed, random_points)
+    seen: set[tuple] = set()
+    for k, point in enumerate(points):
+        key = tuple(point[x] for x in names)
+        if key in seen:
+            continue
+        seen.add(key)
+        if deadline is not None and k % 16 == 0:
+            deadline.check()
+        inst = Instance(point, random.Random(f"{seed}|{key}"))
+        if not _satisfies(domain.constraints, constraints, inst):
+            continue
+        try:
+            a = f(inst, {})
+            b = g(inst, {})
+        except (Undefined, ZeroDivisionError, OverflowError):
+            result.skipped += 1
+            continue
+        except Inexact:
+            a, b = numeric_value(lhs, inst), numeric_value(rhs, inst)
+            result.inexact = True
+            if not (a.is_number and b.is_number) or a.has(sympy.nan, sympy.zoo) or b.has(
+                    sympy.nan, sympy.zoo):
+                result.skipped += 1
+                continue
+            scale = max(abs(a), abs(b), 1)
+            result.instances += 1
+            if abs(a - b) > REL_TOL * scale:
+                result.counterexample, result.lhs_value, result.rhs_value = inst.report(), a, b
+                return result
+            continue
+        result.instances += 1
+        if a != b:
+            result.counterexample = inst.report()
+            result.lhs_value, result.rhs_value = _num(a), _num(b)
+            return result
+    return result
+
+
+def _num(v: Fraction) -> Any:
+    return int(v) if v.denominator == 1 else sympy.Rational(v.numerator, v.denominator)
+
+
+def _product_len(lists: Sequence[Any]) -> int:
+    n = 1
+    for v in lists:
+        n *= len(v)
+    return n

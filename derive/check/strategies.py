@@ -1,0 +1,148 @@
+"""Proof strategies, tried in order until one names an argument.
+
+Each strategy returns ``(method, lemmas)`` when it proves ``lhs == rhs`` over the domain, or
+``None``.  A strategy never claims more than its argument gives: a SymPy routine whose
+answer is untrustworthy in a case (summation that returns Piecewise) is not accepted there.
+Strategies run only after the counterexample search found nothing, and always under the
+claim's time budget.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Optional
+
+import sympy
+
+from derive.check.domain import Domain
+from derive.check.lemmas import canonical_difference
+
+Proof = Optional[tuple[str, tuple[str, ...]]]
+
+_FLOORISH = (sympy.floor, sympy.ceiling, sympy.Mod, sympy.frac)
+_SUMS = (sympy.Sum, sympy.Product)
+
+
+def _has(e: Any, kinds: tuple) -> bool:
+    return isinstance(e, sympy.Basic) and e.has(*kinds)
+
+
+def shift_lower_bounds(lhs: Any, rhs: Any, domain: Domain) -> tuple[Any, Any, list[str]]:
+    """Substitute ``s = t + (L - 1)`` for integer symbols bounded below by ``L >= 2`` so that
+    SymPy's assumptions (positive ``t``) carry the bound into the lemmas' side conditions."""
+    subs = {}
+    notes = []
+    for s in (lhs - rhs).free_symbols if not isinstance(lhs, sympy.MatrixBase) else set():
+        d = domain.of(s.name)
+        if d.integer and d.lower is not None and d.lower >= 2 and d.lower.denominator == 1:
+            t = sympy.Symbol(f"{s.name}_shifted", integer=True, positive=True)
+            subs[s] = t + int(d.lower) - 1
+            notes.append(f"{s.name} = {s.name}' + {int(d.lower) - 1}, {s.name}' >= 1")
+    if not subs:
+        return lhs, rhs, notes
+    return lhs.xreplace(subs), rhs.xreplace(subs), notes
+
+
+def canonical_form(lhs: Any, rhs: Any, domain: Domain) -> Proof:
+    """Polynomial/rational identity: expand and cancel to zero."""
+    if _has(lhs, _FLOORISH + _SUMS + (sympy.Piecewise,)) or _has(
+            rhs, _FLOORISH + _SUMS + (sympy.Piecewise,)):
+        return None
+    if sympy.cancel(sympy.expand(lhs - rhs)) == 0:
+        return "canonical form (expand and cancel)", ()
+    return None
+
+
+def floor_lemmas(lhs: Any, rhs: Any, domain: Domain) -> Proof:
+    """Rewrite floors, ceilings and Mod with the lemma layer, then compare polynomially."""
+    if not (_has(lhs, _FLOORISH) or _has(rhs, _FLOORISH)) or _has(lhs, _SUMS) or _has(rhs, _SUMS):
+        return None
+    a, b, notes = shift_lower_bounds(lhs, rhs, domain)
+    diff, used = canonical_difference(a, b)
+    if diff == 0:
+        lemmas = tuple(f"{l.name}: {l.statement} ({l.condition})" for l in used.values())
+        names = ", ".join(sorted(used)) or "canonical floor arguments"
+        extra = f"; with {'; '.join(notes)}" if notes else ""
+        return f"floor/ceiling lemmas ({names}){extra}", lemmas
+    return None
+
+
+def _closed_sum(e: Any) -> Any:
+    """Evaluate every Sum/Product in closed form; None if any result is untrustworthy."""
+    if not _has(e, _SUMS):
+        return e
+    out = e
+    for s in sorted(e.atoms(*_SUMS), key=lambda x: -sympy.count_ops(x)):
+        concrete = all(lo.is_number and hi.is_number for _, lo, hi in s.limits)
+        if s.has(sympy.Piecewise) or (s.has(sympy.Indexed) and not concrete):
+            return None
+        value = s.doit()
+        if _has(value, _SUMS + (sympy.Piecewise,)):
+            return None
+        out = out.xreplace({s: value})
+    return out
+
+
+def _all_concrete(*exprs: Any) -> bool:
+    return all(lo.is_number and hi.is_number for e in exprs
+               for s in e.atoms(*_SUMS) for _, lo, hi in s.limits)
+
+
+def sums_closed_form(lhs: Any, rhs: Any, domain: Domain) -> Proof:
+    """Evaluate sums/products symbolically (rejecting Piecewise results), then compare."""
+    if not (_has(lhs, _SUMS) or _has(rhs, _SUMS)):
+        return None
+    a, b, notes = shift_lower_bounds(lhs, rhs, domain)
+    a2, b2 = _closed_sum(a), _closed_sum(b)
+    if a2 is None or b2 is None:
+        return None
+    for inner in (canonical_form, floor_lemmas):
+        got = inner(a2, b2, domain)
+        if got:
+            how = "sum expanded term by term" if _all_concrete(a, b) else "sum evaluated in closed form"
+            return f"{how}, then {got[0]}", got[1]
+    return None
+
+
+def finite_expansion(lhs: Any, rhs: Any, domain: Domain) -> Proof:
+    """For a finite domain: expand every sum at every point and compare symbolically,
+    treating indexed entries (x[i], w[k]) as independent unknowns."""
+    from derive.check.claim import _free
+    free = _free(lhs - rhs)
+    names = sorted(s.name for s in free)
+    values = [domain.of(n).finite_values for n in names]
+    if any(v is None for v in values):
+        return None
+    import itertools
+    total = 1
+    for v in values:
+        total *= len(v)  # type: ignore[arg-type]
+    if total == 0 or total > 400:
+        return None
+    by_name = {s.name: s for s in free}
+    for combo in itertools.product(*values):  # type: ignore[arg-type]
+        point = {by_name[n]: sympy.Integer(v) for n, v in zip(names, combo)}
+        d = (lhs - rhs).xreplace(point).doit()
+        if _has(d, _SUMS + (sympy.Piecewise,)):
+            return None
+        d = sympy.expand(d)
+        if d != 0:
+            diff, _ = canonical_difference(d, sympy.Integer(0))
+            if diff != 0:
+                return None
+    return (f"finite expansion over the stated domain ({total} case"
+            f"{'s' if total != 1 else ''}: {domain.describe()})", ())
+
+
+def sympy_simplify(lhs: Any, rhs: Any, domain: Domain) -> Proof:
+    """SymPy's simplify, only where it is reliable: no floors, sums or Piecewise."""
+    if _has(lhs, _FLOORISH + _SUMS + (sympy.Piecewise,)) or _has(
+            rhs, _FLOORISH + _SUMS + (sympy.Piecewise,)):
+        return None
+    if sympy.simplify(lhs - rhs) == 0:
+        return "SymPy simplify to zero (no floor, sum or piecewise terms)", ()
+    return None
+
+
+STRATEGIES: tuple[Callable[[Any, Any, Domain], Proof], ...] = (
+    canonical_form, floor_lemmas, sums_closed_form, finite_expansion, sympy_simplify,
+)

@@ -1,0 +1,75 @@
+"""``derive verify``: check a claim, a derivation file, or a batch of submissions."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "verify", help="check a claim 'lhs == rhs' (or a derivation file, or a batch)",
+        description="Check a claim: proved (with the method), refuted (with a counterexample),"
+                    " tested (sampled instances agree, no proof) or unknown. Exit codes: "
+                    "0 proved, 1 refuted, 2 bad input, 3 tested or unknown.")
+    p.add_argument("claim", nargs="?", help='e.g. "ceiling(a/b) == floor((a + b - 1)/b)"')
+    p.add_argument("--assume", action="append", default=[], metavar="TEXT",
+                   help='an assumption such as "s >= 2", "p >= 0", "x real" (repeatable)')
+    p.add_argument("--json", action="store_true", help="print the verdict as JSON")
+    p.add_argument("--budget", type=float, default=None, metavar="SECONDS",
+                   help="time budget per claim (default 4)")
+    p.add_argument("--file", metavar="PATH",
+                   help="check a derivation written one line per step (.txt) or in LaTeX (.tex)")
+    p.add_argument("--format", choices=("text", "latex"), default=None,
+                   help="format of --file (default: from the file name)")
+    p.add_argument("--batch", metavar="JSONL",
+                   help="grade many claims/derivations, one JSON object per line")
+    p.add_argument("--jobs", type=int, default=2, help="worker processes for --batch")
+    p.add_argument("--output", metavar="PATH", help="write --batch results here (default stdout)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from derive.errors import DeriveError, InputError
+
+    chosen = [x for x in (args.claim, args.file, args.batch) if x]
+    if len(chosen) != 1:
+        raise InputError("give exactly one of: a claim, --file PATH, --batch JSONL")
+    if args.budget is not None and not args.budget > 0:
+        raise InputError(f"got --budget={args.budget}; the budget must be a positive number")
+    if args.batch:
+        from derive.grade.batch import run_batch_command
+        return run_batch_command(args.batch, jobs=args.jobs, output=args.output,
+                                 assume=args.assume, budget=args.budget)
+    if args.file:
+        from derive.grade import grade_file
+        try:
+            report = grade_file(args.file, assume=args.assume, fmt=args.format)
+        except DeriveError as exc:
+            return _bad_input(args, exc)
+        if args.json:
+            print(json.dumps(report.to_dict(), indent=2, sort_keys=True))
+        else:
+            print(report.explain())
+        return report.exit_code
+    from derive.check.engine import verify
+    try:
+        verdict = verify(args.claim, assume=args.assume, budget=args.budget)
+    except DeriveError as exc:
+        return _bad_input(args, exc)
+    if args.json:
+        print(json.dumps(verdict.to_dict(), indent=2, sort_keys=True))
+    else:
+        print(verdict.explain())
+    return verdict.exit_code
+
+
+def _bad_input(args: argparse.Namespace, exc: Exception) -> int:
+    if args.json:
+        print(json.dumps({"verdict": "error", "method": str(exc), "counterexample": None,
+                          "lhs_value": None, "rhs_value": None, "instances": 0},
+                         indent=2, sort_keys=True))
+    else:
+        print(f"derive: error: {exc}", file=sys.stderr)
+    return 2

@@ -1,0 +1,300 @@
+"""Solved blocks -> LaTeX.
+
+Design rule: this module turns checked objects into LaTeX fragments and nothing else; the
+mathematics goes through :func:`derive.render.printer.to_latex`, prose through
+:func:`derive.render.escape.escape_latex`, and the page layout lives in the templates.  Every
+checked line carries its mark (see :data:`MARKS`) and its justification; explanations and
+out-of-scope parts are visibly marked as not machine-checked; nothing unchecked is dressed
+up as checked.
+
+>>> from derive.book.model import Answer
+>>> render_block(Answer("output size", 32, "pixels"), {})
+'\\\\Answer{\\\\text{output size} = 32\\\\ \\\\text{pixels}}'
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from derive.book.model import (
+    OUT_OF_SCOPE, Answer, Check, Derivation, Explanation, Figure, MatrixView, PartResult,
+    ProblemResult, Table, Text,
+)
+from derive.check.verdict import Status, Verdict
+from derive.render.escape import escape_latex, escape_latex_paragraphs
+from derive.render.printer import DerivePrinter, to_latex
+from derive.render.steps import step_numbers, verdict_text
+
+# Status -> the macro of its mark (defined in templates/preamble.tex.j2).
+MARKS: dict[str, str] = {
+    "proved": r"\MarkProved",
+    "tested": r"\MarkTested",
+    "unknown": r"\MarkUnknown",
+    "refuted": r"\MarkRefuted",
+    "error": r"\MarkError",
+    "explanation": r"\MarkExplained",
+    "out-of-scope": r"\MarkOutOfScope",
+}
+
+# Arrays and matrices larger than this are summarised by their shape in checks.
+MAX_INLINE_ENTRIES = 144
+
+_IDENT = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+
+
+def mark(status: str | Status) -> str:
+    r"""The mark macro of a status.
+
+    >>> mark("proved")
+    '\\MarkProved'
+    """
+    return MARKS[status.value if isinstance(status, Status) else status]
+
+
+def render_block(block: Any, numbers: dict[int, int]) -> str:
+    """LaTeX for one block; ``numbers`` maps ``id(step or check)`` to its step number."""
+    if isinstance(block, Text):
+        return escape_latex_paragraphs(block.text)
+    if isinstance(block, Explanation):
+        return render_explanation(block)
+    if isinstance(block, Derivation):
+        return render_derivation(block, numbers)
+    if isinstance(block, Check):
+        return render_check(block, numbers)
+    if isinstance(block, Answer):
+        unit = r"\ \text{%s}" % escape_latex(block.unit) if block.unit else ""
+        return r"\Answer{%s = %s%s}" % (name_tex(block.label), value_tex(block.value), unit)
+    if isinstance(block, Table):
+        return render_table(block)
+    if isinstance(block, MatrixView):
+        return render_matrix(block)
+    if isinstance(block, Figure):
+        return render_figure(block)
+    raise TypeError(f"got block={block!r}; not a block of derive.book.model")
+
+
+def name_tex(name: Any) -> str:
+    r"""A label or left-hand side: identifiers as symbols, other text as upright text.
+
+    >>> name_tex("H_out"), name_tex("output size")
+    ('H_{\\mathrm{out}}', '\\text{output size}')
+    """
+    if isinstance(name, str):
+        if _IDENT.match(name):
+            return DerivePrinter()._name(name)
+        return r"\text{%s}" % escape_latex(name)
+    return value_tex(name)
+
+
+def value_tex(value: Any) -> str:
+    """Maths for an engine value; very large arrays are summarised by their shape."""
+    shape = _shape(value)
+    if shape is not None and _size(shape) > MAX_INLINE_ENTRIES:
+        dims = r" \times ".join(str(d) for d in shape)
+        return r"\text{(array of shape } %s\text{)}" % dims
+    return to_latex(value)
+
+
+def _shape(value: Any) -> tuple[int, ...] | None:
+    shape = getattr(value, "shape", None)
+    if isinstance(shape, tuple) and all(isinstance(d, int) for d in shape):
+        return shape
+    return None
+
+
+def _size(shape: tuple[int, ...]) -> int:
+    out = 1
+    for d in shape:
+        out *= d
+    return out
+
+
+def assumption_tex(text: str) -> str:
+    r"""An assumption such as ``"P >= 0"`` as maths (a token-by-token transliteration).
+
+    >>> assumption_tex("P >= 0")
+    'P \\geq 0'
+    >>> assumption_tex("s*d != 1")
+    's \\cdot d \\neq 1'
+    """
+    ops = {">=": r"\geq", "<=": r"\leq", "!=": r"\neq", "==": "=", "*": r"\cdot", ">": ">",
+           "<": "<", "+": "+", "-": "-", "/": "/", "(": "(", ")": ")", ",": ","}
+    printer = DerivePrinter()
+    out: list[str] = []
+    for tok in re.findall(r"[A-Za-z_][A-Za-z0-9_]*|\d+(?:\.\d+)?|>=|<=|!=|==|\S", text):
+        if tok in ops:
+            out.append(ops[tok])
+        elif tok[0].isdigit():
+            out.append(tok)
+        elif _IDENT.match(tok):
+            out.append(printer._name(tok))
+        else:
+            out.append(escape_latex(tok))
+    return " ".join(out)
+
+
+def _why(text: str) -> str:
+    return r"\Why{%s}" % escape_latex(text) if text else ""
+
+
+def _relation(verdict: Verdict | None) -> str:
+    return r"\neq" if verdict is not None and verdict.refuted else "="
+
+
+def render_derivation(d: Derivation, numbers: dict[int, int]) -> str:
+    """An ``align*`` chain: one line per step, its justification, step number and mark."""
+    lines: list[str] = []
+    notes: list[str] = []
+    refutations: list[str] = []
+    for i, step in enumerate(d.steps):
+        lhs = name_tex(d.lhs) if i == 0 and d.lhs not in (None, "") else ""
+        rel = _relation(step.verdict)
+        if i == 0 and not lhs:
+            rel = r"\phantom{{}={}}"
+        line = f"{lhs} &{rel} {value_tex(step.expr)} && {_why(step.why)}"
+        if step.verdict is not None:
+            n = numbers.get(id(step), 0)
+            line += r" \StepTag{%d}{%s}" % (n, mark(step.verdict.status))
+            notes.append(f"({n}) {verdict_text(step.verdict)}")
+            if step.verdict.refuted:
+                refutations.append(f"step {n}: {verdict_text(step.verdict)}")
+        else:
+            line += r" \notag"
+        lines.append(line)
+    out = []
+    if d.assumptions:
+        out.append(r"\Assuming{%s}" % ", ".join(f"${assumption_tex(a)}$"
+                                                for a in d.assumptions))
+    out.append("\\begin{align*}\n" + " \\\\\n".join(lines) + "\n\\end{align*}")
+    if notes:
+        out.append(r"\HowChecked{%s}" % escape_latex("; ".join(notes)))
+    out.extend(r"\Refutation{%s}" % escape_latex(r) for r in refutations)
+    return "\n".join(out)
+
+
+def render_check(c: Check, numbers: dict[int, int]) -> str:
+    """One checked statement (a claim, or a numeric cross-check) with its mark."""
+    n = numbers.get(id(c), 0)
+    kind = "Cross-check" if c.kind == "numeric" else "Claim"
+    why = c.why or ("engine value against an independent computation"
+                    if c.kind == "numeric" else "")
+    line = (f"{value_tex(c.lhs)} &{_relation(c.verdict)} {value_tex(c.rhs)} && {_why(why)}"
+            r" \StepTag{%d}{%s}" % (n, mark(c.status)))
+    out = [r"\begin{align*}", line, r"\end{align*}",
+           r"\HowChecked{%s}" % escape_latex(f"{kind} ({n}): {verdict_text(c.verdict)}")]
+    if c.verdict.refuted:
+        out.append(r"\Refutation{%s}" % escape_latex(verdict_text(c.verdict)))
+    return "\n".join(out)
+
+
+def render_explanation(e: Explanation) -> str:
+    r"""A grey box titled "Explanation, not machine-checked", naming what it rests on.
+
+    >>> print(render_explanation(Explanation("Padding keeps the size.", ("8.2(a)",))))
+    \begin{explanation}
+    Padding keeps the size.
+    <BLANKLINE>
+    {\small\itshape Rests on the checked results: 8.2(a).}
+    \end{explanation}
+    """
+    body = [r"\begin{explanation}", escape_latex_paragraphs(e.text)]
+    if e.rests_on:
+        body.append("")
+        body.append(r"{\small\itshape Rests on the checked results: %s.}"
+                    % escape_latex(", ".join(e.rests_on)))
+    body.append(r"\end{explanation}")
+    return "\n".join(body)
+
+
+def render_table(t: Table) -> str:
+    """A booktabs table; numeric columns are right-aligned, cells typeset as maths."""
+    ncols = len(t.headers)
+    for r in t.rows:
+        if len(r) != ncols:
+            from derive.errors import ProblemError
+            raise ProblemError(f"got a table row with {len(r)} cells {r!r}; the table has "
+                               f"{ncols} headers {t.headers!r}")
+    align = "".join("r" if t.rows and all(_is_number(r[j]) for r in t.rows) else "l"
+                    for j in range(ncols))
+    lines = [r"\begin{center}", r"\begin{tabular}{@{}%s@{}}" % align, r"\toprule",
+             " & ".join(r"\textbf{%s}" % escape_latex(h) for h in t.headers) + r" \\",
+             r"\midrule"]
+    lines += [" & ".join(_cell(c) for c in r) + r" \\" for r in t.rows]
+    lines.append(r"\bottomrule")
+    lines.append(r"\end{tabular}")
+    if t.caption:
+        lines.append(r"\captionof{table}{%s}" % escape_latex(t.caption))
+    lines.append(r"\end{center}")
+    return "\n".join(lines)
+
+
+def _is_number(v: Any) -> bool:
+    if isinstance(v, bool):
+        return False
+    if isinstance(v, (int, float)):
+        return True
+    return bool(getattr(v, "is_number", False))
+
+
+def _cell(v: Any) -> str:
+    if isinstance(v, str):
+        return escape_latex(v)
+    return f"${value_tex(v)}$"
+
+
+def render_matrix(m: MatrixView) -> str:
+    """``name = [matrix]`` as a display; very wide matrices are scaled to the text width."""
+    body = f"{name_tex(m.name)} = {value_tex(m.matrix)}"
+    shape = _shape(m.matrix)
+    if shape is not None and len(shape) == 2 and shape[1] > 12:
+        out = r"\begin{center}\resizebox{\linewidth}{!}{$\displaystyle %s$}\end{center}" % body
+    else:
+        out = r"\[ %s \]" % body
+    if m.caption:
+        out += "\n" + r"\begin{center}\small %s\end{center}" % escape_latex(m.caption)
+    return out
+
+
+def render_figure(f: Figure) -> str:
+    """The figure's TikZ picture, centred, with its caption."""
+    tikz = f.tikz.strip()
+    if not tikz.startswith(r"\begin{tikzpicture}"):
+        tikz = "\\begin{tikzpicture}\n" + tikz + "\n\\end{tikzpicture}"
+    return "\n".join([r"\begin{center}", tikz,
+                      r"\captionof{figure}{%s}" % escape_latex(f.caption), r"\end{center}"])
+
+
+def problem_label(problem_id: str) -> str:
+    """A hyperref label for a problem id.
+
+    >>> problem_label("8.4"), problem_label("practice-2")
+    ('prob:8.4', 'prob:practice-2')
+    """
+    return "prob:" + re.sub(r"[^A-Za-z0-9.\-]", "-", problem_id)
+
+
+def part_context(pr: PartResult) -> dict[str, Any]:
+    """The template context of one solved part."""
+    numbers = step_numbers(pr)
+    return {
+        "label": pr.part.label,
+        "prompt": pr.part.prompt,
+        "status": pr.status,
+        "mark": mark(pr.status),
+        "scope": pr.part.scope,
+        "reason": pr.part.reason if pr.part.scope == OUT_OF_SCOPE else "",
+        "error": pr.error,
+        "blocks": [render_block(b, numbers) for b in pr.blocks],
+    }
+
+
+def render_problem_body(result: ProblemResult, template_dir: str | None = None) -> str:
+    """The LaTeX of one solved problem (heading, statement, parts), as used in the book and
+    in the problem's standalone document."""
+    from derive.render.env import render
+    p = result.problem
+    problem = {"id": p.id, "title": p.title, "source": p.source, "statement": p.statement,
+               "label": problem_label(p.id)}
+    return render("problem_body.tex.j2", template_dir, problem=problem,
+                  parts=[part_context(pr) for pr in result.parts])

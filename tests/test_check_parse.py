@@ -1,0 +1,105 @@
+"""The claim language: a whitelist, never executed; hostile input gets a quick clear error."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import sympy
+from hypothesis import given, settings, strategies as st
+
+from derive.check.parse import parse_claim, parse_expression
+from derive.errors import ParseError
+
+HOSTILE = [
+    ("__import__('os').system('true')", "attribute access"),
+    ("x.__class__", "attribute access"),
+    ("lambda: 1", "lambda"),
+    ("(" * 10_000 + "x" + ")" * 10_000, "limit"),
+    ("x" * 1_000_000, "limit"),
+    ("[c for c in x]", "comprehension"),
+    ("open('/etc/passwd')", "unknown function 'open'"),
+    ("'text'", "only numbers"),
+    ("2 ** 10 ** 10", "too large"),
+    ("a ^ 2", "'**'"),
+    ("_x + 1", "not allowed"),
+    ("f(x)", "unknown function 'f'"),
+    ("x if y else z", "conditional"),
+    ("-" * 5000 + "x", "nested"),
+    ("+".join(["x"] * 5000), "nested"),
+]
+
+
+@pytest.mark.parametrize("text,expected", HOSTILE)
+def test_hostile_input_clear_error_fast(text: str, expected: str, tmp_path, monkeypatch) -> None:
+    marker = tmp_path / "executed"
+    monkeypatch.chdir(tmp_path)
+    start = time.perf_counter()
+    with pytest.raises(ParseError) as err:
+        parse_expression(text)
+    assert time.perf_counter() - start < 1.0
+    assert expected in str(err.value)
+    assert not marker.exists()
+
+
+def test_error_gives_column() -> None:
+    with pytest.raises(ParseError) as err:
+        parse_expression("a + b.real")
+    assert err.value.column == 5
+    assert "b.real" in str(err.value)
+
+
+def test_reserved_letters_are_symbols() -> None:
+    e = parse_expression("S + N + E + I + Q + O")
+    assert all(isinstance(a, sympy.Symbol) for a in e.args)
+    assert {str(a) for a in e.args} == {"S", "N", "E", "I", "Q", "O"}
+
+
+def test_language_pieces() -> None:
+    assert parse_expression("a // b") == sympy.floor(sympy.Symbol("a") / sympy.Symbol("b"))
+    assert parse_expression("1.15") == sympy.Rational(23, 20)
+    assert parse_expression("Rational(1, 3)") == sympy.Rational(1, 3)
+    assert parse_expression("binomial(n, 2)") == sympy.binomial(sympy.Symbol("n"), 2)
+    s = parse_expression("Sum(x[i + k], (k, 0, K - 1))")
+    assert isinstance(s, sympy.Sum)
+    p = parse_expression("Product(k, (k, 1, 3))")
+    assert p.doit() == 6
+    lhs, rhs = parse_claim("ceil(a / b) == a % b")
+    assert isinstance(lhs, sympy.ceiling) and isinstance(rhs, sympy.Mod)
+
+
+def test_bound_variable_is_the_summand_variable() -> None:
+    s = parse_expression("Sum(w[k], (k, 0, 2))")
+    assert s.doit() == sum(sympy.IndexedBase("w")[k] for k in range(3))
+
+
+def test_claim_needs_one_equality() -> None:
+    with pytest.raises(ParseError, match="=="):
+        parse_claim("a + b")
+    with pytest.raises(ParseError):
+        parse_claim("a < b")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=60))
+def test_fuzz_random_text(text: str) -> None:
+    try:
+        parse_expression(text)
+    except ParseError:
+        pass
+
+
+TOKENS = ["a", "b", "1", "2.5", "+", "-", "*", "/", "**", "(", ")", "[", "]", ",", "floor",
+          "Sum", "==", "x", ".", "__", "lambda", ":", "'", "Mod", "(k, 0, 3)", "%", "//"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(TOKENS), max_size=25))
+def test_fuzz_token_soup(tokens: list[str]) -> None:
+    text = " ".join(tokens)
+    start = time.perf_counter()
+    try:
+        parse_expression(text)
+    except ParseError:
+        pass
+    assert time.perf_counter() - start < 1.0

@@ -36,7 +36,9 @@ from derive.conv.costs import (
 from derive.conv.layers import Layer, Merge
 from derive.conv.receptive import ReceptiveField, receptive_field
 from derive.conv.shapes import output_size, pool_output_size, transposed_output_size
-from derive.errors import ConfigurationError, UnsupportedError, check_positive_int
+from derive.errors import (
+    ConfigurationError, DeriveError, UnsupportedError, check_positive_int,
+)
 
 __all__ = ["Row", "Summary", "summarize"]
 
@@ -261,7 +263,12 @@ class _Walker:
                          shape, cost, None, depth)
                 own = None
             elif isinstance(item, Layer):
-                shape, cost = _layer(item, shape, self.convention)
+                try:
+                    shape, cost = _layer(item, shape, self.convention)
+                except DeriveError as exc:
+                    raise exc.with_context(
+                        f"in layer {item.name or item.kind!r} (input shape {list(shape)})"
+                    ) from None
                 if item.kind in ("gap", "flatten", "dense"):
                     own = None
                 rf = None

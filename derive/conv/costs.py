@@ -18,6 +18,8 @@ What is counted (the same rule for every layer):
 * average pooling: a fixed-weight depthwise convolution (weights ``1/k^2``), one
   multiply-add per tap; max pooling and ReLU-like activations perform no multiply-adds, their
   comparisons are reported in ``comparisons`` and never mixed into ``flops``;
+* element-wise sums and products (a residual add, a gate): one multiply-add per element
+  (``1*x + y``), so the ``"flop2" == 2 * "mac"`` rule holds for every layer;
 * transposed convolution: every input element times every kernel weight (the scatter/col2im
   GEMM count), including contributions that later fall into the cropped ``padding`` border.
 
@@ -35,7 +37,7 @@ Cost(params=9472, flops=118013952, convention='mac', buffers=0, comparisons=0)
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import sympy
 
@@ -143,10 +145,6 @@ def _is_int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
-def _is_symbolic(v: Any) -> bool:
-    return isinstance(v, sympy.Basic) and not v.is_Integer
-
-
 def _count(name: str, v: Any, minimum: int = 1) -> Any:
     """Validate a numeric count (ints, SymPy Integers); let symbolic values through."""
     if isinstance(v, sympy.Basic):
@@ -173,7 +171,7 @@ def _exact_div(a: Any, b: Any) -> Any:
         if a % b == 0:
             return a // b
         return sympy.Rational(a, b)
-    return sympy.sympify(a) / b if not isinstance(a, sympy.Basic) else a / b
+    return sympy.Integer(a) / b if _is_int(a) else a / b
 
 
 def _per_group(c_in: Any, c_out: Any, groups: Any) -> tuple[Any, Any]:

@@ -1,0 +1,88 @@
+"""``derive arch``: a derived summary of a catalog network (parameters, FLOPs, shapes,
+receptive fields), the catalog's names, or EfficientNet's scaling rule against the
+published coefficients."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "arch", help="parameters, FLOPs, shapes and receptive fields of a classic network",
+        description="Derive a layer-by-layer summary of a catalog network (torchvision "
+                    "layouts): learnable parameters, FLOPs at the input size in a stated "
+                    "convention, output shapes and receptive fields. Exit codes: 0 success, "
+                    "2 bad input.")
+    p.add_argument("name", nargs="?", help="a catalog name, e.g. resnet50 (see --list)")
+    p.add_argument("--list", action="store_true", help="print the catalog's names")
+    p.add_argument("--json", action="store_true",
+                   help="print params, flops {value, convention}, receptive_field "
+                        "{size, jump, start} and the per-layer rows as JSON")
+    p.add_argument("--convention", choices=("mac", "flop2"), default="mac",
+                   help="FLOP convention: 'mac' counts multiply-adds (default), 'flop2' counts "
+                        "one multiply-add as 2 FLOPs")
+    p.add_argument("--input-size", type=int, default=None, metavar="N",
+                   help="square input side (default 224)")
+    p.add_argument("--scaling", action="store_true",
+                   help="EfficientNet's compound-scaling rule against the published B1..B7 "
+                        "coefficients (relative errors)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from derive.errors import InputError
+
+    if args.list:
+        from derive.arch.catalog import names
+        if args.json:
+            print(json.dumps(list(names())))
+        else:
+            print("\n".join(names()))
+        return 0
+    if args.scaling:
+        return _scaling(args.json)
+    if not args.name:
+        raise InputError("give an architecture name (derive arch --list names them), "
+                         "--list or --scaling")
+    from derive.arch.catalog import architecture
+    from derive.arch.summary import summarize
+
+    summary = summarize(architecture(args.name), convention=args.convention,
+                        input_size=args.input_size)
+    if args.json:
+        print(json.dumps(summary.to_dict(), indent=2, sort_keys=True))
+    else:
+        print(summary.table())
+    return 0
+
+
+def _scaling(as_json: bool) -> int:
+    from derive.arch.scaling import compare_published, constraint_product
+
+    rows = compare_published()
+    product = constraint_product()
+    if as_json:
+        print(json.dumps({"constraint_product": {"value": str(product), "float": float(product),
+                                                 "target": 2},
+                          "rows": [r.to_dict() for r in rows]}, indent=2, sort_keys=True))
+        return 0
+    print(f"rule: d = alpha^phi, w = beta^phi, r = gamma^phi; alpha*beta^2*gamma^2 = "
+          f"{product} = {float(product):.5f} (target 2)")
+    print("published coefficients against the rule at phi = model number "
+          "(relative error = (published - rule)/rule):")
+    header = f"{'model':<6}{'depth rule/pub/err':>26}{'width rule/pub/err':>26}" \
+             f"{'resolution rule/pub/err':>30}{'FLOPs x rule/pub':>20}"
+    print(header)
+    for r in rows:
+        print(f"{r.model:<6}"
+              f"{float(r.depth_rule):>9.3f}{float(r.depth_published):>7.2f}"
+              f"{float(r.depth_error):>+10.1%}"
+              f"{float(r.width_rule):>9.3f}{float(r.width_published):>7.2f}"
+              f"{float(r.width_error):>+10.1%}"
+              f"{float(r.resolution_rule):>12.1f}{float(r.resolution_published):>8.0f}"
+              f"{float(r.resolution_error):>+10.1%}"
+              f"{float(r.flops_rule):>10.2f}{float(r.flops_published):>10.2f}")
+    print("the published models do not follow the rule at integer phi; neither side is adjusted")
+    return 0

@@ -17,7 +17,8 @@ pos = st.integers(min_value=1, max_value=25)
 
 def test_every_lemma_is_tested_here() -> None:
     assert set(LEMMAS) == {"mod-as-floor", "ceiling-as-floor", "integer-shift",
-                           "floor-reflection", "nested-floor", "floor-of-integer"}
+                           "floor-reflection", "nested-floor", "floor-of-integer",
+                           "bounded-remainder"}
 
 
 @given(ints, st.integers(min_value=-20, max_value=20).filter(lambda b: b != 0))
@@ -64,3 +65,15 @@ def test_rewriter_preserves_values(p: int, q: int, s: int, t: int) -> None:
     for e in exprs:
         rewritten = Rewriter().normalize(e)
         assert e.xreplace(env) == rewritten.xreplace(env), (e, rewritten)
+
+
+@given(st.integers(min_value=1, max_value=40), st.data())
+def test_bounded_remainder(d: int, data) -> None:
+    r = data.draw(st.integers(min_value=0, max_value=d - 1))
+    assert math.floor(Fraction(r, d)) == 0
+
+
+def test_bounded_remainder_needs_its_condition() -> None:
+    from derive.check.engine import verify
+    assert verify("floor(a/s) == 0", assume=["a >= 0", "a <= s - 1"]).proved
+    assert verify("floor(a/s) == 0", assume=["a >= 0", "a <= s"]).refuted

@@ -47,7 +47,8 @@ class Claim:
 
     @property
     def names(self) -> list[str]:
-        return sorted({s.name for s in _free(self.lhs) | _free(self.rhs)})
+        """Symbols to sample: the claim's, and any that only its assumptions mention."""
+        return sorted({s.name for s in _free(self.lhs) | _free(self.rhs)} | set(self.domain.symbols))
 
 
 def _free(e: Any) -> set:

@@ -99,6 +99,18 @@ class Domain:
     def describe(self) -> str:
         return "; ".join(self.of(n).describe() for n in sorted(self.symbols))
 
+    def nonnegative_facts(self) -> list[Any]:
+        """The relational constraints as expressions known to be >= 0 (canonical symbols),
+        for lemmas whose side conditions need them."""
+        canon = {sympy.Symbol(n): self.of(n).sympy_symbol() for n in self.symbols}
+        facts = []
+        for c in self.constraints:
+            if isinstance(c, (sympy.GreaterThan, sympy.StrictGreaterThan)):
+                facts.append((c.lhs - c.rhs).xreplace(canon))
+            elif isinstance(c, (sympy.LessThan, sympy.StrictLessThan)):
+                facts.append((c.rhs - c.lhs).xreplace(canon))
+        return facts
+
 
 def _as_fraction(value: Any) -> Fraction | None:
     if value.is_Integer or value.is_Rational:
@@ -146,12 +158,12 @@ def build_domain(names: Iterable[str], assume: Sequence[Any] = ()) -> Domain:
         for rel in relations:
             if not _as_bound(rel, symbols, explicit_lower):
                 constraints.append(rel)
-    for n in list(symbols):
-        symbols.setdefault(n, default_domain(n))
-    canon = {sympy.Symbol(n): symbols[n].sympy_symbol() for n in symbols}
+    # Symbols named only in the assumptions are part of the domain too (they are sampled).
+    for c in constraints:
+        for s in c.free_symbols:
+            symbols.setdefault(s.name, default_domain(s.name))
     # constraints are re-expressed in plain-named symbols; evaluation is by name
     constraints = [c.xreplace({s: sympy.Symbol(s.name) for s in c.free_symbols}) for c in constraints]
-    del canon
     return Domain(symbols, tuple(constraints), tuple(texts))
 
 

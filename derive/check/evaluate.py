@@ -233,13 +233,17 @@ class _Compiler:
                 raise Undefined("sum too long to expand")
             acc = Fraction(0) if is_sum else Fraction(1)
             inner = dict(b)
-            if hv < lv:  # SymPy's Karr convention for reversed limits
-                if is_sum:
-                    for j in range(int(hv) + 1, int(lv)):
-                        inner[name] = Fraction(j)
-                        acc -= run(inst, inner, k + 1)
-                    return acc
-                raise Undefined("reversed product limits")
+            if hv < lv:  # SymPy's Karr convention for reversed limits (empty when hv = lv-1)
+                for j in range(int(hv) + 1, int(lv)):
+                    inner[name] = Fraction(j)
+                    value = run(inst, inner, k + 1)
+                    if is_sum:
+                        acc -= value
+                    elif value == 0:
+                        raise Undefined("reversed product through zero")
+                    else:
+                        acc /= value
+                return acc
             for j in range(int(lv), int(hv) + 1):
                 inner[name] = Fraction(j)
                 if is_sum:

@@ -37,14 +37,24 @@ LEMMAS = {
     "nested-floor": Lemma("nested-floor", "floor((floor(x) + c)/d) = floor((x + c)/d)",
                           "c integer, d integer >= 1, x real"),
     "floor-of-integer": Lemma("floor-of-integer", "floor(n) = n", "n integer"),
+    "bounded-remainder": Lemma("bounded-remainder", "floor(r/d) = 0",
+                               "r integer, 0 <= r <= d - 1 (from the assumptions)"),
 }
 
 
 class Rewriter:
     """Rewrites an expression into canonical floor form, recording the lemmas used."""
 
-    def __init__(self) -> None:
+    def __init__(self, facts: Any = ()) -> None:
         self.used: dict[str, Lemma] = {}
+        self.facts = [sympy.expand(f) for f in facts]   # expressions known to be >= 0
+
+    def nonnegative(self, e: Any) -> bool:
+        """Is ``e >= 0`` implied by SymPy's assumptions, alone or after one fact?"""
+        e = sympy.expand(e)
+        if e.is_nonnegative:
+            return True
+        return any(sympy.expand(e - f).is_nonnegative for f in self.facts)
 
     def _use(self, name: str) -> None:
         self.used[name] = LEMMAS[name]
@@ -98,6 +108,9 @@ class Rewriter:
             self._use("integer-shift")
         if rest == 0:
             return whole
+        if self.nonnegative(rest) and self.nonnegative(d - 1 - rest):
+            self._use("bounded-remainder")
+            return whole
         if _leading_coefficient(rest) < 0:
             self._use("floor-reflection")
             flipped_whole, flipped_rest = _split_integer_part(sympy.expand(-rest + d - 1), d)
@@ -139,7 +152,7 @@ def _leading_coefficient(p: Any) -> Any:
         return 1
 
 
-def canonical_difference(lhs: Any, rhs: Any) -> tuple[Any, dict[str, Lemma]]:
+def canonical_difference(lhs: Any, rhs: Any, facts: Any = ()) -> tuple[Any, dict[str, Lemma]]:
     """Rewrite both sides, return ``expand(lhs - rhs)`` in canonical atoms and the lemmas.
 
     >>> a, b = sympy.symbols("a b", integer=True, positive=True)
@@ -147,7 +160,7 @@ def canonical_difference(lhs: Any, rhs: Any) -> tuple[Any, dict[str, Lemma]]:
     >>> diff, sorted(used)
     (0, ['ceiling-as-floor', 'floor-reflection', 'integer-shift'])
     """
-    rw = Rewriter()
+    rw = Rewriter(facts)
     left, right = rw.normalize(lhs), rw.normalize(rhs)
     diff = sympy.expand(left - right)
     if diff != 0 and not diff.has(sympy.floor):

@@ -26,17 +26,22 @@ def _has(e: Any, kinds: tuple) -> bool:
     return isinstance(e, sympy.Basic) and e.has(*kinds)
 
 
-def shift_lower_bounds(lhs: Any, rhs: Any, domain: Domain) -> tuple[Any, Any, list[str]]:
+def shift_lower_bounds(lhs: Any, rhs: Any, domain: Domain,
+                       facts: list | None = None) -> tuple[Any, Any, list[str]]:
     """Substitute ``s = t + (L - 1)`` for integer symbols bounded below by ``L >= 2`` so that
     SymPy's assumptions (positive ``t``) carry the bound into the lemmas' side conditions."""
     subs = {}
     notes = []
-    for s in (lhs - rhs).free_symbols if not isinstance(lhs, sympy.MatrixBase) else set():
-        d = domain.of(s.name)
+    names = set() if isinstance(lhs, sympy.MatrixBase) else {
+        x.name for x in (lhs - rhs).free_symbols}
+    for name in sorted(names | set(domain.symbols)):
+        d = domain.of(name)
         if d.integer and d.lower is not None and d.lower >= 2 and d.lower.denominator == 1:
-            t = sympy.Symbol(f"{s.name}_shifted", integer=True, positive=True)
-            subs[s] = t + int(d.lower) - 1
-            notes.append(f"{s.name} = {s.name}' + {int(d.lower) - 1}, {s.name}' >= 1")
+            t = sympy.Symbol(f"{name}_shifted", integer=True, positive=True)
+            subs[d.sympy_symbol()] = t + int(d.lower) - 1
+            notes.append(f"{name} = {name}' + {int(d.lower) - 1}, {name}' >= 1")
+    if facts is not None:
+        facts[:] = [f.xreplace(subs) for f in domain.nonnegative_facts()]
     if not subs:
         return lhs, rhs, notes
     return lhs.xreplace(subs), rhs.xreplace(subs), notes
@@ -56,11 +61,12 @@ def floor_lemmas(lhs: Any, rhs: Any, domain: Domain) -> Proof:
     """Rewrite floors, ceilings and Mod with the lemma layer, then compare polynomially."""
     if not (_has(lhs, _FLOORISH) or _has(rhs, _FLOORISH)) or _has(lhs, _SUMS) or _has(rhs, _SUMS):
         return None
-    a, b, notes = shift_lower_bounds(lhs, rhs, domain)
-    diff, used = canonical_difference(a, b)
+    facts: list = []
+    a, b, notes = shift_lower_bounds(lhs, rhs, domain, facts)
+    diff, used = canonical_difference(a, b, facts)
     if diff == 0:
         lemmas = tuple(f"{l.name}: {l.statement} ({l.condition})" for l in used.values())
-        names = ", ".join(sorted(used)) or "canonical floor arguments"
+        names = ", ".join(sorted(used)) or "SymPy's own floor evaluation"
         extra = f"; with {'; '.join(notes)}" if notes else ""
         return f"floor/ceiling lemmas ({names}){extra}", lemmas
     return None

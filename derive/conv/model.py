@@ -41,8 +41,6 @@ __all__ = [
     "OutputSizeDerivation",
     "Step",
     "conv_model",
-    "equality_chain",
-    "output_size_derivation",
 ]
 
 _INDEX_NAMES = ("n", "o", "i", "j", "c", "u", "v")
@@ -68,13 +66,17 @@ class Step(NamedTuple):
 class OutputSizeDerivation:
     """The output size along one axis as derived from the model.
 
-    ``count`` is the number of valid output positions, ``last`` the largest valid index,
-    ``steps`` the derivation (relations first, then an equality chain ending in ``count``).
+    ``count`` is the number of valid output positions and ``last`` the largest valid index.
+    ``steps`` is the argument (the model along the axis, the window condition, the bound on
+    the index: relations, for display); ``chain`` is the same result as a chain of equal
+    values (a sum of ones over the valid indices, then its value) that the checker can
+    verify step by step.
     """
 
     count: Value
     last: Value
     steps: tuple[Step, ...]
+    chain: tuple[Step, ...] = ()
 
 
 def _value(name: str, value: Any, minimum: int) -> Value:
@@ -266,6 +268,14 @@ class ConvModel:
                  f"the largest integer {out} allowed"),
             Step(count, f"valid outputs are {out} = 0, 1, ..., {out}_max"),
         ]
+        chain = [
+            Step(sympy.Sum(sympy.Integer(1), (out, first, last)),
+                 f"count the outputs {out} = 0, 1, ..., {out}_max: by the model, output {out} "
+                 f"reads the padded input at {idx} for {tap} = {lo}, ..., {k_hi}; its last "
+                 f"tap {last_tap} must be at most {n_pad - 1} (the padded input has "
+                 f"{n_pad} positions), so {out}_max = {last}"),
+            Step(count, f"a sum of ones over {out} = 0, ..., {out}_max has {out}_max + 1 terms"),
+        ]
         if _is_num(count) or (isinstance(count, sympy.Basic) and count.is_Integer):
             if int(count) < 1:
                 raise ConfigurationError(
@@ -274,7 +284,8 @@ class ConvModel:
                     "inside the padded input")
             count = int(count)
             last = int(last)
-        return OutputSizeDerivation(count, last, tuple(steps))
+            chain[-1] = Step(count, chain[-1].why)
+        return OutputSizeDerivation(count, last, tuple(steps), tuple(chain))
 
     @property
     def output_shape(self) -> tuple[Value, ...]:
@@ -316,7 +327,17 @@ class ConvModel:
         shape = self.output_shape
         if len(at) != len(shape) or any(not 0 <= v < s for v, s in zip(at, shape)):
             raise ConfigurationError(f"got at={at}; output indices must lie in shape {shape}")
-        body = self.expr.subs(dict(zip(self.out_indices, at))).doit()
+        point = dict(zip(self.out_indices, (sympy.Integer(v) for v in at)))
+        # evaluate the Sum term by term over its (now concrete) limits
+        function = self.sum.function.xreplace(point)
+        ranges = []
+        for var, lo, hi in self.sum.limits:
+            lo, hi = sympy.sympify(lo).xreplace(point), sympy.sympify(hi).xreplace(point)
+            ranges.append([(var, sympy.Integer(v)) for v in range(int(lo), int(hi) + 1)])
+        terms = [function.xreplace(dict(combo)) for combo in itertools.product(*ranges)]
+        body = sympy.Add(*terms)
+        if self.bias:
+            body = self.b[point[O_]] + body
         return body.xreplace(self._unpad_map(body))
 
     def _unpad_map(self, expr: sympy.Expr) -> dict[sympy.Indexed, Any]:
@@ -405,7 +426,7 @@ def conv_model(dims: int = 2, *, size: Any = None, kernel: Any = None, stride: A
     for a in range(dims):
         eff = dilation_t[a] * (kernel_t[a] - 1) + 1
         room = size_t[a] + 2 * padding_t[a]
-        if all(_is_num(v) for v in (eff, room)) and eff > room:  # type: ignore[operator]
+        if sympy.sympify(room - eff).is_negative:
             raise ConfigurationError(
                 f"got kernel={kernel_t[a]} (effective width {eff}) wider than the padded "
                 f"input {room} on axis {a}; the kernel must fit inside the padded input")
@@ -421,32 +442,3 @@ def conv_model(dims: int = 2, *, size: Any = None, kernel: Any = None, stride: A
         expr = ConvModel.b[O_] + expr
     return ConvModel(dims, n, cin, cout, g, size_t, kernel_t, stride_t, padding_t, dilation_t,
                      bias, expr)
-
-
-def output_size_derivation(n: Value, kernel: Value, padding: Value = 0, stride: Value = 1,
-                           dilation: Value = 1) -> list[Step]:
-    """Steps deriving the output size along one axis from the model.
-
-    The last step's expression is the count; the steps from the first non-relation on form
-    an equality chain (see :func:`equality_chain`).
-
-    >>> steps = output_size_derivation(5, 3, padding=1, stride=2)
-    >>> steps[-1].expr
-    3
-    >>> [str(s.expr) for s in steps[2:4]]
-    ['i <= 2', 'Eq(i_max, 2)']
-    """
-    model = conv_model(1, size=n, kernel=kernel, stride=stride, padding=padding,
-                       dilation=dilation, batch=1, in_channels=1, out_channels=1, bias=False)
-    return list(model.derive_output_size(0).steps)
-
-
-def equality_chain(steps: Sequence[Step]) -> list[Step]:
-    """The trailing steps whose expressions are values (not relations or equations)."""
-    out: list[Step] = []
-    for s in reversed(steps):
-        if isinstance(s.expr, (sympy.logic.boolalg.Boolean, sympy.Eq)) and not isinstance(
-                s.expr, sympy.Expr):
-            break
-        out.append(s)
-    return list(reversed(out))

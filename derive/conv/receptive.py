@@ -37,7 +37,9 @@ __all__ = [
     "ReceptiveField",
     "closed_form_field",
     "layer_geometry",
+    "RecurrenceRow",
     "receptive_field",
+    "receptive_field_steps",
     "receptive_field_table",
     "repeated_receptive_field",
     "step",
@@ -293,6 +295,55 @@ def receptive_field_table(layers: Sequence[Layer | Merge], axis: int = 0, *,
     return rows
 
 
+@dataclass(frozen=True)
+class RecurrenceRow:
+    """One top-level item of a network with the field before and after it.
+
+    ``kernel`` is the effective kernel ``d(k - 1) + 1`` (``None`` for a merge); ``why``
+    spells the recurrence with the numbers substituted, for worked solutions.
+    """
+
+    name: str
+    kernel: Value | None
+    stride: Value | None
+    padding: Value | None
+    before: ReceptiveField
+    after: ReceptiveField
+    why: str
+
+
+def receptive_field_steps(layers: Sequence[Layer | Merge], axis: int = 0, *,
+                          strict: bool = True) -> list[RecurrenceRow]:
+    """The recurrence written out item by item (for tables and worked solutions).
+
+    >>> from derive.conv.layers import Layer
+    >>> rows = receptive_field_steps([Layer("conv", kernel=3, name="c1"),
+    ...                               Layer("conv", kernel=3, dilation=2, name="c2")])
+    >>> rows[1].why
+    'size 3 + (5 - 1)*1 = 7; jump 1*1 = 1; start 0 + 0*1 = 0'
+    """
+    rows: list[RecurrenceRow] = []
+    field = INPUT_FIELD
+    for index, item in enumerate(layers):
+        before = field
+        if isinstance(item, Layer):
+            k, s, p = layer_geometry(item, axis)
+            field = step(field, k, s, p)
+            why = (f"size {before.size} + ({k} - 1)*{before.jump} = {field.size}; "
+                   f"jump {before.jump}*{s} = {field.jump}; "
+                   f"start {before.start} + {p}*{before.jump} = {field.start}")
+            rows.append(RecurrenceRow(item.name or f"{item.kind}{index}", k, s, p, before,
+                                      field, why))
+        else:
+            field = _walk([item], field, axis, strict, None)
+            name = getattr(item, "name", "") or f"merge{index}"
+            how = getattr(item, "how", "?")
+            why = (f"union of the {len(item.branches)} branches' fields ({how}): size "
+                   f"{field.size}, jump {field.jump}, start {field.start}")
+            rows.append(RecurrenceRow(name, None, None, None, before, field, why))
+    return rows
+
+
 # --------------------------------------------------------------------------- closed forms
 
 def closed_form_field(layers: Sequence[Layer], axis: int = 0) -> ReceptiveField:
@@ -368,7 +419,8 @@ def repeated_receptive_field(depth: Value, kernel: Value, stride: Value = 1,
     if isinstance(depth, numbers.Integral) and depth < 0:
         raise ConfigurationError(f"got depth={depth}; depth must be an integer >= 0")
     l = sympy.Symbol("l", integer=True, positive=True)
-    size = 1 + sympy.Sum((k - 1) * s ** (l - 1), (l, 1, depth)).doit()
+    growth = _clean(sympy.Sum((k - 1) * s ** (l - 1), (l, 1, depth)).doit())
+    size = sympy.piecewise_fold(1 + growth) if isinstance(growth, sympy.Basic) else 1 + growth
     start = sympy.Sum(p * s ** (l - 1), (l, 1, depth)).doit()
     jump = sympy.Integer(s) ** depth if isinstance(s, int) else s ** depth
-    return ReceptiveField(_clean(size), _norm(sympy.sympify(jump)), _clean(start))
+    return ReceptiveField(_norm(size), _norm(sympy.sympify(jump)), _clean(start))

@@ -21,7 +21,7 @@ floor((-D*(K - 1) + H + 2*P - 1)/S) + 1
 from __future__ import annotations
 
 import numbers
-from typing import Union
+from typing import Any, Union
 
 import sympy
 
@@ -35,6 +35,8 @@ __all__ = [
     "full_padding",
     "half_padding",
     "output_size",
+    "output_size_argument",
+    "output_size_derivation",
     "pool_output_size",
     "same_padding",
     "transposed_output_size",
@@ -153,11 +155,10 @@ def pool_output_size(n: Size, kernel: Size, padding: Size = 0, stride: Size | No
     if not isinstance(ceil_mode, bool):
         raise ConfigurationError(f"got ceil_mode={ceil_mode!r}; ceil_mode must be True or False")
     eff = d * (k - 1) + 1
-    if _all_numbers(p, eff):
-        if p > eff // 2:  # type: ignore[operator]
-            raise ConfigurationError(
-                f"got padding={p}; pooling padding must be at most half the effective kernel "
-                f"width {eff} (kernel={k}, dilation={d}), i.e. <= {eff // 2}")  # type: ignore[operator]
+    if _all_numbers(p, k) and p > k // 2:  # type: ignore[operator]
+        raise ConfigurationError(
+            f"got padding={p}; pooling padding must be at most half the kernel size "
+            f"(kernel={k}), i.e. <= {k // 2}")  # type: ignore[operator]
     if not ceil_mode:
         _check_fits(n_, k, p, d, kernel, dilation)
         if _all_numbers(n_, k, p, s, d):
@@ -261,3 +262,52 @@ def same_padding(n: Size, kernel: Size, stride: Size = 1,
     total = sympy.Max((out - 1) * s + d * (k - 1) + 1 - n_, 0)
     left = sympy.floor(total / 2)
     return left, total - left
+
+
+# --------------------------------------------------------------------------- derivations
+
+def output_size_derivation(n: Size, kernel: Size, padding: Size = 0, stride: Size = 1,
+                           dilation: Size = 1) -> list[tuple[Any, str]]:
+    """The output size derived from the indexed-sum model, as ``[(expr, why), ...]``.
+
+    Every expression equals the previous one, so ``Sheet.derive`` (or
+    :func:`derive.check.derivation.check_chain`) can check each step: a sum of ones over the
+    valid output indices read off the model, its value, then the closed form of
+    :func:`output_size` when it is written differently.
+
+    >>> [expr for expr, _ in output_size_derivation(5, 3, padding=1, stride=2)]
+    [Sum(1, (i, 0, 2)), 3]
+    >>> from derive.symbols import syms
+    >>> [str(e) for e, _ in output_size_derivation(*syms("H K P S D"))]
+    ['Sum(1, (i, 0, floor((-D*K + D + H + 2*P - 1)/S)))', 'floor((-D*K + D + H + 2*P - 1)/S) + 1', 'floor((-D*(K - 1) + H + 2*P - 1)/S) + 1']
+    """
+    closed = output_size(n, kernel, padding, stride, dilation)  # validates the arguments
+    derived = _model_derivation(n, kernel, padding, stride, dilation)
+    steps = [tuple(step) for step in derived.chain]
+    if sympy.sympify(closed) != sympy.sympify(steps[-1][0]):
+        steps.append((closed, "rearranged into the closed form "
+                              "floor((n + 2p - d(k - 1) - 1)/s) + 1"))
+    return steps  # type: ignore[return-value]
+
+
+def output_size_argument(n: Size, kernel: Size, padding: Size = 0, stride: Size = 1,
+                         dilation: Size = 1) -> list[tuple[Any, str]]:
+    """The reasoning behind :func:`output_size_derivation` as ``[(relation, why), ...]``:
+    the model along one axis, the window condition, the bound on the index, the largest
+    index and the count.  For display (the relations are not an equality chain).
+
+    >>> [str(e) for e, _ in output_size_argument(5, 3, padding=1, stride=2)][2:]
+    ['i <= 2', 'Eq(i_max, 2)', '3']
+    """
+    output_size(n, kernel, padding, stride, dilation)
+    return [tuple(step) for step in _model_derivation(  # type: ignore[misc]
+        n, kernel, padding, stride, dilation).steps]
+
+
+def _model_derivation(n: Size, kernel: Size, padding: Size, stride: Size,
+                      dilation: Size) -> Any:
+    from derive.conv.model import conv_model
+
+    model = conv_model(1, size=n, kernel=kernel, stride=stride, padding=padding,
+                       dilation=dilation, batch=1, in_channels=1, out_channels=1, bias=False)
+    return model.derive_output_size(0)

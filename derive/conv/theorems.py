@@ -16,8 +16,8 @@ relationship 13).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Sequence
 
 import sympy
 
@@ -26,7 +26,10 @@ from derive.conv.model import conv_model
 from derive.conv.receptive import (
     ReceptiveField, receptive_field, repeated_receptive_field, step,
 )
-from derive.conv.shapes import output_size, pool_output_size, transposed_output_size
+from derive.conv.shapes import (
+    full_padding, half_padding, output_size, pool_output_size, same_padding,
+    transposed_output_size,
+)
 from derive.symbols import sym
 
 __all__ = [
@@ -37,6 +40,7 @@ __all__ = [
     "common_mistakes",
     "dumoulin_visin_theorems",
     "model_output_size_theorem",
+    "padding_and_pooling_theorems",
     "receptive_field_theorems",
     "repeated_layer_theorems",
 ]
@@ -192,6 +196,51 @@ def dumoulin_visin_theorems() -> list[Theorem]:
     return T
 
 
+# --------------------------------------------------------------------------- padding, pooling
+
+def padding_and_pooling_theorems() -> list[Theorem]:
+    """Full, half and ``SAME`` padding, and PyTorch's pooling rules, as theorems.
+
+    >>> {t.name: t.check().status.value for t in padding_and_pooling_theorems()}["pool-ceil-rounding"]
+    'proved'
+    """
+    n, k, s, d = (sym(x) for x in ("n", "k", "s", "d"))
+    p = sym("p", nonnegative=True)
+    m = sym("m", nonnegative=True)
+    left, right = same_padding(n, k, s)
+    eff = d * (k - 1) + 1
+    return [
+        Theorem("full-padding",
+                "full padding p = d(k - 1) at stride 1 gives o = n + d(k - 1): every partial "
+                "overlap of the dilated kernel with the input is an output",
+                output_size(n, k, full_padding(k, d), 1, d), n + d * (k - 1)),
+        Theorem("half-padding",
+                "half padding floor(d(k - 1)/2) keeps the size at stride 1 for odd kernels "
+                "(k = 2m + 1)",
+                output_size(n, 2 * m + 1, half_padding(2 * m + 1, d), 1, d), n),
+        Theorem("same-padding",
+                "TensorFlow's SAME padding (total (ceil(n/s) - 1)s + k - n, non-negative when "
+                "k >= s) gives ceil(n/s) outputs",
+                output_size(n + left + right, k, 0, s), sympy.ceiling(n / s), ("k >= s",),
+                note="padding enters only through n + (left + right)"),
+        Theorem("pool-floor",
+                "pooling without ceil_mode follows the convolution rule",
+                pool_output_size(n, k, p, s, d), output_size(n, k, p, s, d),
+                ("n + 2*p >= d*(k - 1) + 1",)),
+        Theorem("pool-ceil-rounding",
+                "PyTorch's ceil_mode count before the last-window check, floor((n + 2p - "
+                "d(k - 1) - 1 + (s - 1))/s) + 1, is the rounded-up division",
+                sympy.floor((n + 2 * p - eff + s - 1) / s) + 1,
+                sympy.ceiling((n + 2 * p - eff) / s) + 1, ("n + 2*p >= d*(k - 1) + 1",),
+                source="PyTorch pooling_output_shape"),
+        Theorem("pool-ceil-no-drop",
+                "without padding and with k >= s, ceil_mode never drops the last window: "
+                "o = ceil((n - k)/s) + 1",
+                pool_output_size(n, k, 0, s, ceil_mode=True), sympy.ceiling((n - k) / s) + 1,
+                ("k >= s", "n >= k"), source="PyTorch pooling_output_shape"),
+    ]
+
+
 # --------------------------------------------------------------------------- receptive fields
 
 def _chain_symbols(depth: int) -> list[tuple[sympy.Symbol, sympy.Symbol, sympy.Symbol]]:
@@ -343,8 +392,9 @@ def closed_form_induction() -> list[InductionStep]:
     steps: list[InductionStep] = []
     for name, expr, value in (("R", R(0), 1), ("J", J(0), 1), ("Q", Q(0), 0)):
         steps.append(InductionStep(
-            f"{name}(0) = {value}, the input's own field", "empty sums are 0, empty products 1",
-            check_exprs(expr, value)))
+            f"{name}(0) = {value}, the input's own field",
+            "empty sums are 0 and empty products 1 (evaluated by SymPy)",
+            check_exprs(expr.doit(), value)))
 
     # peel the last term: the definition of a finite sum / product
     peeled = {
@@ -356,18 +406,35 @@ def closed_form_induction() -> list[InductionStep]:
         "R(L+1) = R(L) + (k_{L+1} - 1) J(L); J(L+1) = J(L) s_{L+1}; "
         "Q(L+1) = Q(L) + p_{L+1} J(L)",
         "peel the term l = L + 1 off each sum and product (definition of finite sums)"))
+    for name, whole, part in (("R", R(L + 1), peeled["R"]), ("J", J(L + 1), peeled["J"]),
+                              ("Q", Q(L + 1), peeled["Q"])):
+        verdicts = [check_exprs(*_plain_entries(whole.subs(L, n).doit(), part.subs(L, n).doit()))
+                    for n in range(4)]
+        worst = next((v for v in verdicts if not v.proved), verdicts[-1])
+        steps.append(InductionStep(
+            f"peeling of {name} at L = 0, 1, 2, 3",
+            "the peeled form expanded term by term (a sanity check of the definition, "
+            "not part of the general argument)", worst))
     # the peeled forms against one step of the recurrence, with the depth-L pieces opaque
     r, j, q = sympy.symbols("R_L J_L Q_L", integer=True, positive=True)
-    opaque = {R(L) - 1: r - 1, J(L): j, Q(L): q}
+    opaque = {R(L) - 1: r - 1, J(L): j, Q(L): q}   # R(L) - 1 is the Sum itself
     nxt = step(ReceptiveField(r, j, q), k[L + 1], s[L + 1], p[L + 1])
     for name, got, want in (("size", peeled["R"], nxt.size), ("jump", peeled["J"], nxt.jump),
                             ("start", peeled["Q"], nxt.start)):
-        lhs = sympy.expand(got).xreplace(opaque)
+        lhs = got.xreplace(opaque)
         steps.append(InductionStep(
             f"{name}: peeled closed form at L + 1 == recurrence step from depth L",
             "canonical form with R(L), J(L), Q(L) as opaque terms",
             check_exprs(lhs, want)))
     return steps
+
+
+def _plain_entries(*exprs: Any) -> tuple[Any, ...]:
+    """Replace concrete entries ``k[2]`` by symbols ``k_2`` (positive integers)."""
+    entries = set().union(*(e.atoms(sympy.Indexed) for e in exprs))
+    names = {e: sympy.Symbol(f"{e.base}_{'_'.join(map(str, e.indices))}", integer=True,
+                             positive=True) for e in entries}
+    return tuple(e.xreplace(names) for e in exprs)
 
 
 # --------------------------------------------------------------------------- mistakes

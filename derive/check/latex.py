@@ -241,7 +241,7 @@ _ENVS = ("align", "align*", "equation", "equation*", "gather", "gather*", "multl
          "multline*", "eqnarray", "eqnarray*", "displaymath", "flalign", "flalign*",
          "alignat", "alignat*")
 _DISPLAY_OPEN = re.compile(r"\\begin\s*\{(" + "|".join(re.escape(e) for e in _ENVS) + r")\}"
-                           r"|\$\$|\\\[")
+                           r"|\$\$|(?<!\\)\\\[")
 _ANNOTATION = re.compile(r"^\s*(assume|because)\s*:\s*(.*?)\s*$", re.IGNORECASE)
 _ROW_BREAK = re.compile(r"\\\\\*?(?:\s*\[[^\]\n]*\])?")
 _FRAC_DIGITS = re.compile(r"\\[dtc]?frac\s*\d\d")
@@ -306,7 +306,7 @@ class _Document:
             elif m.group() == "$$":
                 closer = re.compile(r"\$\$")
             else:
-                closer = re.compile(r"\\\]")
+                closer = re.compile(r"(?<!\\)\\\]")
             end = closer.search(text, m.end())
             if end is None:
                 raise self.error(f"'{m.group()}' is never closed", m.start())
@@ -530,10 +530,10 @@ def _row_breaks(text: str, start: int, end: int) -> Iterator[re.Match[str]]:
         if ch == "\\":
             if text.startswith("\\\\", i) and depth == 0:
                 m = _ROW_BREAK.match(text, i, end)
-                assert m is not None
-                yield m
-                i = m.end()
-                continue
+                if m is not None:   # always, since the text starts with two backslashes
+                    yield m
+                    i = m.end()
+                    continue
             i += 2
             continue
         if ch == "{":

@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     if args.file:
         from derive.grade import grade_file
         try:
-            report = grade_file(args.file, assume=args.assume, fmt=args.format)
+            report = grade_file(args.file, assume=args.assume, fmt=args.format, budget=args.budget)
         except DeriveError as exc:
             return _bad_input(args, exc)
         if args.json:

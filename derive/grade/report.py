@@ -1,0 +1,361 @@
+r"""Grading a hand derivation: every step checked, the first wrong line pointed at.
+
+Design rule: the report only says what the checker found.  Each step (an expression and the
+one before it) goes through :func:`derive.check.engine.check_exprs` with the assumptions
+in force at that line and the checker's time budget; a step the checker cannot handle is an
+``error`` or ``unknown`` step, never a crash, and never a proof.  The chain's verdict is its
+weakest step (:func:`derive.check.verdict.weakest`).
+
+Definitions: when a chain starts with a bare name followed by ``=`` and an expression that
+does not mention the name (``H_out = floor(...) + 1``), the name is *defined*, not claimed:
+that link is not checked, and later lines that use the name mean its definition (so
+``H_out = output_size(H, K, P, S, D)`` further down is a checked claim).
+
+Relations other than equality (``<=``, ``<`` ...) are read but not checked: such a step is
+``unknown`` and says so.
+
+>>> r = grade_text("floor((H + 2*P - K)/S) + 1\nfloor((H + 2*P - K + S)/S)")
+>>> r.verdict.value, [s.line for s in r.steps]
+('proved', [2])
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+from derive.check.verdict import EXIT_CODES, Status, Verdict, _plain, weakest
+from derive.errors import DeriveError, InputError
+from derive.grade.reader import Derivation, read_file, read_text, split_assumptions
+
+_EQUALITIES = ("=", "==")
+
+# Marks for each outcome: plain text, HTML, LaTeX.
+MARKS = {
+    Status.PROVED: ("ok", "&#10004;", r"\checkmark"),
+    Status.TESTED: ("~", "&#8776;", r"\approx"),
+    Status.UNKNOWN: ("?", "?", "?"),
+    Status.ERROR: ("!", "!", "!"),
+    Status.REFUTED: ("X", "&#10008;", r"\times"),
+}
+
+
+@dataclass(frozen=True)
+class Definition:
+    """``name`` defined on ``line`` as ``expr`` (not a checked claim)."""
+
+    name: str
+    expr: Any
+    line: int
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """One checked step: the expression on ``line`` against the one on ``previous_line``."""
+
+    index: int
+    line: int
+    column: int
+    text: str
+    expr: Any
+    previous_line: int
+    previous_column: int
+    previous_text: str
+    previous_expr: Any
+    relation: str
+    verdict: Verdict
+    because: str = ""
+    assume: tuple[str, ...] = ()
+
+    @property
+    def status(self) -> Status:
+        return self.verdict.status
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields; ``previous_value``/``value`` are both lines at the counterexample."""
+        v = self.verdict
+        return {
+            "step": self.index,
+            "line": self.line,
+            "column": self.column,
+            "previous_line": self.previous_line,
+            "relation": self.relation,
+            "text": self.text,
+            "previous_text": self.previous_text,
+            "verdict": v.status.value,
+            "method": v.method,
+            "counterexample": (None if v.counterexample is None else
+                               {k: _plain(x) for k, x in sorted(v.counterexample.items())}),
+            "previous_value": _plain(v.lhs_value),
+            "value": _plain(v.rhs_value),
+            "instances": v.instances,
+            "lemmas": list(v.lemmas),
+            "because": self.because,
+            "assume": list(self.assume),
+            "seconds": round(v.seconds, 4),
+        }
+
+
+@dataclass(frozen=True)
+class DerivationReport:
+    """The outcome of grading one derivation.
+
+    ``verdict`` is the weakest step's status; ``first_wrong`` the first refuted step (else
+    the first step in error); ``exit_code`` follows the command line (0 proved, 1 refuted,
+    2 bad input or error, 3 tested or unknown).
+    """
+
+    steps: tuple[StepResult, ...]
+    source: str = "<text>"
+    fmt: str = "text"
+    definitions: tuple[Definition, ...] = ()
+    assume: tuple[str, ...] = ()
+    lines: tuple[str, ...] = field(default=(), repr=False)
+    seconds: float = 0.0
+
+    @property
+    def verdict(self) -> Status:
+        return weakest(s.status for s in self.steps) if self.steps else Status.UNKNOWN
+
+    @property
+    def status(self) -> Status:
+        """Alias of :attr:`verdict` (the name :class:`Verdict` uses)."""
+        return self.verdict
+
+    @property
+    def first_wrong(self) -> StepResult | None:
+        for wanted in (Status.REFUTED, Status.ERROR):
+            for s in self.steps:
+                if s.status is wanted:
+                    return s
+        return None
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES[self.verdict]
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"verdict": ..., "steps": [...], ...}``, ready for ``json.dumps``."""
+        wrong = self.first_wrong
+        return {
+            "verdict": self.verdict.value,
+            "source": self.source,
+            "format": self.fmt,
+            "first_wrong_line": wrong.line if wrong else None,
+            "first_wrong_column": wrong.column if wrong else None,
+            "steps": [s.to_dict() for s in self.steps],
+            "definitions": [{"name": d.name, "line": d.line, "expr": str(d.expr)}
+                            for d in self.definitions],
+            "assume": list(self.assume),
+            "seconds": round(self.seconds, 4),
+        }
+
+    # -- words -------------------------------------------------------------------------
+    def explain(self) -> str:
+        """The report in plain words: one line per step, then the first wrong line."""
+        wrong = self.first_wrong
+        head = f"{self.source}: {self.verdict.value.upper()}"
+        if not self.steps:
+            head += " (no step to check: write at least two expressions)"
+        elif wrong is not None and wrong.status is Status.REFUTED:
+            head += f"; the first wrong step is line {wrong.line}, column {wrong.column}"
+        elif wrong is not None:
+            head += f"; line {wrong.line} could not be checked"
+        else:
+            counts = {st: sum(1 for s in self.steps if s.status is st) for st in Status}
+            parts = [f"{n} {st.value}" for st, n in counts.items() if n]
+            head += f" ({', '.join(parts)} of {len(self.steps)} steps)"
+        out = [head]
+        for d in self.definitions:
+            out.append(f"  line {d.line:>3}  {'def':<8} {d.name} is defined as "
+                       f"{_short(str(d.expr), 40)} (not checked)")
+        shown = None
+        for s in self.steps:
+            if s.previous_line != shown and not any(d.line == s.previous_line
+                                                    for d in self.definitions):
+                out.append(f"  line {s.previous_line:>3}  {'':<8} {_short(s.previous_text, 48)}")
+            shown = s.line
+            label = {Status.PROVED: "proved", Status.TESTED: "tested", Status.UNKNOWN: "unknown",
+                     Status.ERROR: "error", Status.REFUTED: "REFUTED"}[s.status]
+            detail = s.verdict.method
+            if s.status is Status.TESTED:
+                detail = f"{s.verdict.instances} instances agree, no proof"
+            rel = "" if s.relation in _EQUALITIES else f" [{s.relation}]"
+            out.append(f"  line {s.line:>3}  {label:<8} {_short(s.text, 48)}{rel}"
+                       + (f"   ({detail})" if detail else ""))
+            if s.because:
+                out.append(f"             because: {s.because}")
+        if wrong is not None:
+            out.append("")
+            out.extend(self._explain_wrong(wrong))
+        return "\n".join(out)
+
+    def _explain_wrong(self, s: StepResult) -> list[str]:
+        source_line = self.lines[s.line - 1] if 1 <= s.line <= len(self.lines) else s.text
+        gutter = f"  line {s.line} | "
+        lines = [f"First wrong step: line {s.line}, column {s.column}",
+                 gutter + source_line.rstrip(),
+                 " " * (len(gutter) - 2) + "| " + " " * (s.column - 1) + "^"]
+        v = s.verdict
+        if s.status is Status.REFUTED:
+            point = v.counterexample_text() or "the symbols take any value"
+            if s.previous_line == s.line:
+                lines.append(f"  The two sides differ when {point}:")
+                names = ("left side", "right side")
+            else:
+                lines.append(f"  It does not equal line {s.previous_line} when {point}:")
+                names = (f"line {s.previous_line}", f"line {s.line}")
+            lines.append(f"    {names[0]}: {_short(s.previous_text, 50)} = {_plain(v.lhs_value)}")
+            lines.append(f"    {names[1]}: {_short(s.text, 50)} = {_plain(v.rhs_value)}")
+            if v.method:
+                lines.append(f"  (found by {v.method})")
+        else:
+            lines.append(f"  {v.status.value}: {v.method}")
+        if s.assume:
+            lines.append(f"  assumptions in force: {'; '.join(s.assume)}")
+        return lines
+
+    def __str__(self) -> str:
+        return self.explain()
+
+    # -- notebooks ---------------------------------------------------------------------
+    def _repr_html_(self) -> str:
+        from derive.grade.notebook import report_html
+        return report_html(self)
+
+    def _repr_latex_(self) -> str:
+        from derive.grade.notebook import report_latex
+        return report_latex(self)
+
+
+def _short(text: str, width: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[:width - 3] + "..."
+
+
+# ---------------------------------------------------------------------------------------
+# Grading
+
+
+def grade_file(path: str | Path, assume: Sequence[str] = (), fmt: str | None = None,
+               budget: float | None = None) -> DerivationReport:
+    """Read and check a derivation file (``.txt`` one expression per line, ``.tex`` LaTeX).
+
+    Malformed files raise :class:`~derive.errors.InputError` (or its subclass
+    :class:`~derive.errors.ParseError`, with line and column).
+
+    >>> import tempfile, os
+    >>> with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
+    ...     _ = f.write("a*(b + c)\\na*b + a*c\\n")
+    >>> grade_file(f.name).exit_code
+    0
+    >>> os.unlink(f.name)
+    """
+    return grade(read_file(path, fmt), assume, budget)
+
+
+def grade_text(text: str, fmt: str | None = None, assume: Sequence[str] = (),
+               budget: float | None = None, source: str = "<text>") -> DerivationReport:
+    """Read and check a derivation given as text (``fmt`` ``"text"``/``"latex"``/detect).
+
+    >>> r = grade_text("(a + b)**2\\na**2 + b**2")
+    >>> r.verdict.value, r.first_wrong.line
+    ('refuted', 2)
+    """
+    return grade(read_text(text, fmt, source), assume, budget)
+
+
+def grade(derivation: Derivation, assume: Sequence[str] = (),
+          budget: float | None = None) -> DerivationReport:
+    """Check every step of a derivation that has been read."""
+    import sympy
+
+    from derive.check.engine import check_exprs
+
+    start = time.perf_counter()
+    base = tuple(_normalise_assume(assume))
+    entries = list(derivation.entries)
+    notes = sorted(derivation.notes, key=lambda n: n.line)
+    definitions: dict[str, Definition] = {}
+    steps: list[StepResult] = []
+    labels: set[int] = set()     # indices of entries that are defined names
+    pending_because = [n for n in notes if n.kind == "because"]
+
+    # 1. definitions, and later uses of a defined name replaced by its definition
+    resolved: list[Any] = []
+    for i, entry in enumerate(entries):
+        expr = _substitute(entry.expr, definitions, sympy)
+        nxt = entries[i + 1] if i + 1 < len(entries) else None
+        if (entry.relation is None and isinstance(entry.expr, sympy.Symbol)
+                and nxt is not None and nxt.relation == "="
+                and entry.expr.name not in definitions
+                and entry.expr not in _free_symbols(nxt.expr)):
+            labels.add(i)
+            definitions[entry.expr.name] = Definition(entry.expr.name,
+                                                      _substitute(nxt.expr, definitions, sympy),
+                                                      entry.line)
+        resolved.append(expr)
+
+    # 2. steps
+    for i, entry in enumerate(entries):
+        if entry.relation is None or i == 0 or (i - 1) in labels:
+            continue
+        prev = entries[i - 1]
+        in_force = base + tuple(a for n in notes if n.kind == "assume" and n.line < entry.line
+                                for a in split_assumptions(n.text))
+        because = entry.because
+        if not because:
+            for note in list(pending_because):
+                if note.line <= entry.line:
+                    because = note.text
+                    pending_because.remove(note)
+                    break
+        verdict = _check_step(resolved[i - 1], resolved[i], entry.relation, in_force, budget,
+                              check_exprs)
+        steps.append(StepResult(len(steps) + 1, entry.line, entry.column, entry.text,
+                                entry.expr, prev.line, prev.column, prev.text, prev.expr,
+                                entry.relation, verdict, because, in_force))
+    return DerivationReport(tuple(steps), derivation.source, derivation.fmt,
+                            tuple(definitions.values()), base, derivation.lines,
+                            time.perf_counter() - start)
+
+
+def _normalise_assume(assume: Sequence[str] | str) -> list[str]:
+    if isinstance(assume, str):
+        assume = [assume]
+    out = []
+    for item in assume:
+        if not isinstance(item, str):
+            raise InputError(f"got assume item {item!r}; assumptions are text such as 's >= 2'")
+        out.extend(split_assumptions(item))
+    return out
+
+
+def _free_symbols(expr: Any) -> set:
+    return getattr(expr, "free_symbols", set())
+
+
+def _substitute(expr: Any, definitions: dict[str, Definition], sympy: Any) -> Any:
+    if not definitions or not isinstance(expr, sympy.Basic):
+        return expr
+    mapping = {s: definitions[s.name].expr for s in expr.free_symbols
+               if isinstance(s, sympy.Symbol) and s.name in definitions}
+    return expr.xreplace(mapping) if mapping else expr
+
+
+def _check_step(lhs: Any, rhs: Any, relation: str, assume: tuple[str, ...],
+                budget: float | None, check_exprs: Any) -> Verdict:
+    if relation not in _EQUALITIES:
+        return Verdict(Status.UNKNOWN, f"relation '{relation}' is not checked (only "
+                                       f"equalities are)")
+    try:
+        return check_exprs(lhs, rhs, assume, budget)
+    except DeriveError as exc:
+        return Verdict(Status.ERROR, str(exc))
+    except RecursionError:
+        return Verdict(Status.ERROR, "expression too deeply nested to check")
+    except Exception as exc:  # the report must survive any failure of one step
+        return Verdict(Status.ERROR, f"the checker failed on this step "
+                                     f"({type(exc).__name__}: {str(exc)[:200]})")

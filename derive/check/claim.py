@@ -66,6 +66,8 @@ def _xreplace(e: Any, mapping: dict) -> Any:
 def _sympify_value(v: Any, name: str) -> Any:
     """Accept SymPy objects and plain numbers (never text: text goes through the parser)."""
     from fractions import Fraction
+    if isinstance(v, sympy.MatrixBase):
+        return sympy.ImmutableMatrix(v)
     if isinstance(v, sympy.Basic):
         return v
     if isinstance(v, bool):

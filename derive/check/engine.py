@@ -125,7 +125,8 @@ def _check(claim: Claim, deadline: Deadline) -> Verdict:
     if found.instances == 0:
         return Verdict(Status.UNKNOWN, "no point of the domain where both sides are defined",
                        claim=claim.text, detail=f"domain: {claim.domain.describe()}")
-    has_indexed = lhs.has(sympy.Indexed) or rhs.has(sympy.Indexed)
+    from sympy.core.function import AppliedUndef
+    has_indexed = any(side.has(sympy.Indexed) or side.atoms(AppliedUndef) for side in (lhs, rhs))
     if found.exhaustive and not has_indexed and not found.inexact:
         return Verdict(Status.PROVED, f"exhaustive check over the finite domain "
                        f"({found.instances} cases: {claim.domain.describe()})",

@@ -15,6 +15,7 @@ from fractions import Fraction
 from typing import Any, Callable
 
 import sympy
+from sympy.core.function import AppliedUndef
 
 MAX_SUM_TERMS = 20_000   # a concrete sum longer than this is not evaluated
 
@@ -48,7 +49,8 @@ class Instance:
         out: dict[str, Any] = {k: _plain(v) for k, v in self.values.items()}
         for base, table in self.arrays.items():
             for idx, v in sorted(table.items()):
-                key = f"{base}[{', '.join(str(_plain(i)) for i in idx)}]"
+                args = ', '.join(str(_plain(i)) for i in idx)
+                key = f"{base[:-2]}({args})" if base.endswith("()") else f"{base}[{args}]"
                 out[key] = _plain(v)
         return out
 
@@ -178,6 +180,11 @@ class _Compiler:
             return lambda inst, b: inst.indexed(base, tuple(i(inst, b) for i in idx))
         if isinstance(e, (sympy.Sum, sympy.Product)):
             return self._sum(e)
+        if isinstance(e, AppliedUndef):
+            # an undefined function F(h) is an arbitrary function: random values per argument
+            fname = f"{e.func.__name__}()"
+            fargs = [self.compile(a) for a in e.args]
+            return lambda inst, b: inst.indexed(fname, tuple(a(inst, b) for a in fargs))
         if isinstance(e, sympy.Piecewise):
             pieces = [(self.compile(v), self.compile_bool(c)) for v, c in e.args]
             def piecewise(inst: Instance, b: dict) -> Fraction:

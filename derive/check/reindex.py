@@ -53,6 +53,7 @@ from derive.errors import UnsupportedError
 __all__ = [
     "Ranges",
     "Rewrite",
+    "SearchLimits",
     "cross_check",
     "differentiate",
     "drop_implied",
@@ -74,6 +75,15 @@ Ranges = Mapping[sympy.Symbol, tuple[Any, Any]]
 
 SEARCH_SIZE_BOUND = 5      # sizes in the cross-check search stay this small (sums are nested)
 SEARCH_POINTS = 48         # random points after the small-value box
+
+
+@dataclass(frozen=True)
+class SearchLimits:
+    """How hard the cross-check searches: sizes up to ``bound``, at most ``points``
+    instances.  Deeply nested sums (2D, channels, batch) need smaller values."""
+
+    bound: int = SEARCH_SIZE_BOUND
+    points: int = 200
 
 
 @dataclass(frozen=True)
@@ -189,25 +199,37 @@ def _as_nonneg(rel: Any) -> Any | None:
 
 def cross_check(before: Any, after: Any, ranges: Ranges | None = None,
                 assume: Sequence[Any] = (), *, seed: str = "",
-                bound: int | None = None) -> Verdict:
-    """Search for an instance where ``before != after`` (arrays filled with random integers,
-    sizes bounded by :data:`SEARCH_SIZE_BOUND`, indices inside ``ranges``).
+                bound: int | None = None, points: int | None = None) -> Verdict:
+    """Search for an instance where ``before != after``: small values first, then seeded
+    random ones (at most ``points`` instances), sizes bounded by ``bound`` (default
+    :data:`SEARCH_SIZE_BOUND`), indices inside ``ranges``; arrays are filled with random
+    integers as they are read.
 
     Returns ``REFUTED`` with the counterexample, or ``TESTED`` with the number of instances.
+
+    >>> x = sympy.IndexedBase("x")
+    >>> k, n = sympy.symbols("k n", integer=True, positive=True)
+    >>> cross_check(sympy.Sum(x[k], (k, 1, n)), sympy.Sum(x[n + 1 - k], (k, 1, n))).status.value
+    'tested'
+    >>> cross_check(sympy.Sum(x[k], (k, 1, n)), sympy.Sum(x[n - k], (k, 1, n))).status.value
+    'refuted'
     """
+    import random
+
     from derive.check.budget import time_limit
     from derive.check.claim import Claim
-    from derive.check.search import search
+    from derive.check.evaluate import Inexact, Instance, Undefined, _Compiler
+    from derive.check.search import candidate_points
     from derive.errors import BudgetExceeded
 
     ranges = dict(ranges or {})
     free = _plain_free(before) | _plain_free(after)
-    rel: list[Any] = list(assume)
     names = {q.name for q in free}
+    rel: list[Any] = list(assume)
 
     def plain(e: Any) -> Any:   # plain symbols, so that no relation evaluates to True early
-        return sympy.sympify(e).xreplace(
-            {q: sympy.Symbol(q.name) for q in sympy.sympify(e).free_symbols})
+        e = sympy.sympify(e)
+        return e.xreplace({q: sympy.Symbol(q.name) for q in e.free_symbols})
 
     for s in sorted(free, key=lambda q: q.name):
         if s in ranges:
@@ -218,33 +240,57 @@ def cross_check(before: Any, after: Any, ranges: Ranges | None = None,
         elif s.is_integer:
             rel.append(sympy.Le(plain(s), SEARCH_SIZE_BOUND if bound is None else bound))
     claim = Claim.from_exprs(before, after, rel)
+    limit = 200 if points is None else points
+    comp = _Compiler()
+    f, g = comp.compile(claim.lhs), comp.compile(claim.rhs)
+    cons = [comp.compile_bool(c) for c in claim.domain.constraints]
+    instances = 0
     try:
-        with time_limit(6.0) as deadline:
-            found = search(claim.lhs, claim.rhs, claim.names, claim.domain,
-                           seed=seed or claim.text, deadline=deadline,
-                           random_points=SEARCH_POINTS)
+        with time_limit(8.0) as deadline:
+            for k, point in enumerate(candidate_points(claim.names, claim.domain,
+                                                       seed or claim.text, SEARCH_POINTS)):
+                if instances >= limit:
+                    break
+                if k % 8 == 0:
+                    deadline.check()
+                inst = Instance(point, random.Random(f"{seed}|{k}"))
+                try:
+                    if not all(c(inst, {}) for c in cons):
+                        continue
+                    lv, rv = f(inst, {}), g(inst, {})
+                except (Undefined, Inexact, ZeroDivisionError, OverflowError):
+                    continue
+                instances += 1
+                if lv != rv:
+                    return Verdict(Status.REFUTED,
+                                   "search over small values and seeded random values",
+                                   claim=claim.text, counterexample=inst.report(),
+                                   lhs_value=_num(lv), rhs_value=_num(rv), instances=instances)
     except BudgetExceeded:
-        return Verdict(Status.UNKNOWN, "cross-check search ran out of time", claim=claim.text)
-    if found.counterexample is not None:
-        return Verdict(Status.REFUTED, "search over small values and seeded random values",
-                       claim=claim.text, counterexample=found.counterexample,
-                       lhs_value=found.lhs_value, rhs_value=found.rhs_value,
-                       instances=found.instances)
-    if found.instances == 0:
+        if instances == 0:
+            return Verdict(Status.UNKNOWN, "cross-check search ran out of time",
+                           claim=claim.text)
+    if instances == 0:
         return Verdict(Status.UNKNOWN, "no instance where both sides are defined",
                        claim=claim.text)
-    return Verdict(Status.TESTED, f"no counterexample in {found.instances} instances",
-                   claim=claim.text, instances=found.instances)
+    return Verdict(Status.TESTED, f"no counterexample in {instances} instances "
+                   f"(sizes <= {SEARCH_SIZE_BOUND if bound is None else bound})",
+                   claim=claim.text, instances=instances)
+
+
+def _num(v: Any) -> Any:
+    return int(v) if v.denominator == 1 else sympy.Rational(v.numerator, v.denominator)
 
 
 def _conclude(rule: str, before: Any, after: Any, conditions: Sequence[str],
               ranges: Ranges | None, assume: Sequence[Any] = (),
               check_before: Any = None, check_after: Any = None,
-              bound: int | None = None) -> Rewrite:
+              limits: "SearchLimits | None" = None) -> Rewrite:
     """Combine the rule (side conditions established) with the cross-check."""
     cb = before if check_before is None else check_before
     ca = after if check_after is None else check_after
-    test = cross_check(cb, ca, ranges, assume, seed=rule, bound=bound)
+    lim = limits or SearchLimits()
+    test = cross_check(cb, ca, ranges, assume, seed=rule, bound=lim.bound, points=lim.points)
     conds = tuple(conditions)
     if test.status is Status.REFUTED:
         verdict = Verdict(Status.REFUTED, f"{rule} does not hold here; {test.method}",
@@ -264,13 +310,16 @@ def _conclude(rule: str, before: Any, after: Any, conditions: Sequence[str],
 
 # --------------------------------------------------------------------------- rules
 
-def differentiate(expr: Any, wrt: sympy.Indexed, ranges: Ranges | None = None, *,
-                  bound: int | None = None) -> Rewrite:
-    """Termwise derivative of ``expr`` with respect to the array entry ``wrt``.
+def differentiate(expr: Any, wrt: sympy.Indexed | None = None, ranges: Ranges | None = None,
+                  *, limits: "SearchLimits | None" = None) -> Rewrite:
+    """Termwise derivative with respect to the array entry ``wrt``.
 
-    Sums are differentiated under the sign (their limits must not involve ``wrt``'s array);
-    ``d X[t]/d X[a]`` is the product of ``KroneckerDelta(t_k, a_k)``.  Cross-checked by the
-    exact identity ``E(X + h e_a) - E(X) == h * dE/dX[a]`` for expressions linear in ``X``.
+    ``expr`` is either the expression to differentiate or contains unevaluated
+    ``Derivative(E, X[a])`` nodes (all with respect to the same entry, and ``X`` nowhere
+    else), which are evaluated.  Sums are differentiated under the sign (their limits must
+    not involve ``X``); ``d X[t]/d X[a]`` is the product of ``KroneckerDelta(t_k, a_k)``.
+    Cross-checked by the exact identity ``E(X + h e_a) - E(X) == h * dE/dX[a]`` (``E``
+    linear in ``X``, as a convolution is in each of its arrays).
 
     >>> x, g = sympy.IndexedBase("x"), sympy.IndexedBase("g")
     >>> i = sympy.Symbol("i", integer=True, nonnegative=True)
@@ -279,6 +328,14 @@ def differentiate(expr: Any, wrt: sympy.Indexed, ranges: Ranges | None = None, *
     >>> differentiate(sympy.Sum(g[i] * x[i + 1], (i, 0, n - 1)), x[m]).after
     Sum(KroneckerDelta(m, i + 1)*g[i], (i, 0, n - 1))
     """
+    nodes = list(expr.atoms(sympy.Derivative)) if isinstance(expr, sympy.Basic) else []
+    if nodes:
+        variables = {v for d_ in nodes for v, _ in d_.variable_count}
+        counts = {c for d_ in nodes for _, c in d_.variable_count}
+        if len(variables) != 1 or counts != {1} or (wrt is not None and variables != {wrt}):
+            raise UnsupportedError(f"expected first derivatives with respect to one entry; "
+                                   f"got {sorted(map(str, variables))}")
+        wrt = next(iter(variables))
     if not isinstance(wrt, sympy.Indexed):
         raise UnsupportedError(f"got wrt={wrt!r}; expected an array entry such as x[m]")
     base = wrt.base
@@ -318,23 +375,31 @@ def differentiate(expr: Any, wrt: sympy.Indexed, ranges: Ranges | None = None, *
             return sympy.Integer(0)
         raise UnsupportedError(f"cannot differentiate {e} termwise")
 
-    after = d(expr)
+    if nodes:
+        outside = expr.xreplace({n_: sympy.Integer(0) for n_ in nodes})
+        if outside.has(base):
+            raise UnsupportedError(f"{base} occurs outside the derivatives in {expr}")
+        after = expr.xreplace({n_: d(n_.expr) for n_ in nodes})
+        surrogate = expr.xreplace({n_: n_.expr for n_ in nodes})
+    else:
+        after = d(expr)
+        surrogate = expr
     h = sympy.Symbol("h", integer=True, positive=True)
 
     def bump(e: sympy.Indexed) -> Any:
         return e + h * sympy.Mul(*[sympy.KroneckerDelta(b, a)
                                    for a, b in zip(wrt.indices, e.indices)])
-    moved = expr.replace(lambda q: isinstance(q, sympy.Indexed) and q.base == base, bump)
+    moved = surrogate.replace(lambda q: isinstance(q, sympy.Indexed) and q.base == base, bump)
     conditions = [f"the limits of every sum are free of {base}",
                   f"d {base}[t]/d {wrt} = KroneckerDelta(t, {', '.join(map(str, wrt.indices))})"
                   " (the entries are independent variables)"]
     return _conclude("termwise differentiation", expr, after, conditions, ranges,
-                     check_before=sympy.expand(moved - expr), check_after=h * after,
-                     bound=bound)
+                     check_before=sympy.expand(moved - surrogate), check_after=h * after,
+                     limits=limits)
 
 
 def merge_sums(expr: Any, ranges: Ranges | None = None, *,
-               bound: int | None = None) -> Rewrite:
+               limits: "SearchLimits | None" = None) -> Rewrite:
     """Move factors into the sums they multiply, nesting into one multi-limit ``Sum``.
 
     ``c * Sum(f, L)`` becomes ``Sum(c*f, L)`` when ``c`` is free of the variables bound by
@@ -372,11 +437,11 @@ def merge_sums(expr: Any, ranges: Ranges | None = None, *,
     after = merge(expr)
     return _conclude("linearity of finite sums", expr, after,
                      ["each factor moved inside a sum is free of the sum's variables"], ranges,
-                     bound=bound)
+                     limits=limits)
 
 
 def eliminate_delta(expr: Any, var: sympy.Symbol, ranges: Ranges | None = None, *,
-                    partner: Any = None, bound: int | None = None) -> Rewrite:
+                    partner: Any = None, limits: "SearchLimits | None" = None) -> Rewrite:
     """Sum out ``var`` against a ``KroneckerDelta`` factor.
 
     In ``Sum(f * KroneckerDelta(A, B), (var, lo, hi), ...)`` with ``A - B = c*var + r``
@@ -393,14 +458,19 @@ def eliminate_delta(expr: Any, var: sympy.Symbol, ranges: Ranges | None = None, 
     Piecewise((g[a/S], Eq(Mod(a, S), 0) & (a <= S*(O - 1))), (0, True))
     """
     target = _find_sum(expr, var)
-    limits = list(target.limits)
-    k = [lim[0] for lim in limits].index(var)
-    _, lo, hi = limits[k]
-    others = limits[:k] + limits[k + 1:]
+    sum_limits = list(target.limits)
+    k = [lim[0] for lim in sum_limits].index(var)
+    _, lo, hi = sum_limits[k]
+    others = sum_limits[:k] + sum_limits[k + 1:]
     for lim in others:
         if lim[1].has(var) or lim[2].has(var):
             raise UnsupportedError(f"the limits {lim} depend on {var}")
-    factors = sympy.Mul.make_args(target.function)
+    summand = canonical_conditions(target.function)
+    outer_cond: Any = sympy.true
+    if isinstance(summand, sympy.Piecewise) and len(summand.args) == 2 \
+            and summand.args[1] == (0, True) and not summand.args[0][1].has(var):
+        summand, outer_cond = summand.args[0]      # [cond] * F with cond free of var
+    factors = sympy.Mul.make_args(summand)
     delta = None
     c = r = None
     for f in factors:
@@ -437,15 +507,17 @@ def eliminate_delta(expr: Any, var: sympy.Symbol, ranges: Ranges | None = None, 
     guard += [sympy.Le(den * lo, num), sympy.Le(num, den * hi)]
     conditions.append(f"{var} = {value} must lie in {lo}..{hi}")
     rest = sympy.Mul(*[f for f in factors if f is not delta]).xreplace({var: value})
-    piece = sympy.Piecewise((rest, sympy.And(*guard)), (0, True))
+    if outer_cond is not sympy.true:
+        conditions.append(f"the condition {outer_cond} does not involve {var} and is kept")
+    piece = sympy.Piecewise((rest, sympy.And(outer_cond, *guard)), (0, True))
     new = sympy.Sum(piece, *others) if others else piece
     after = expr.xreplace({target: new})
     return _conclude(f"KroneckerDelta eliminated over {var}", expr, after, conditions, ranges,
-                     bound=bound)
+                     limits=limits)
 
 
 def reindex(expr: Any, var: sympy.Symbol, image: Any, new_var: sympy.Symbol,
-            ranges: Ranges | None = None, *, bound: int | None = None) -> Rewrite:
+            ranges: Ranges | None = None, *, limits: "SearchLimits | None" = None) -> Rewrite:
     """Substitute ``var = image(new_var)`` in the one sum over ``var``.
 
     ``image`` must be ``+-new_var + b``: an affine map with unit coefficient is injective on
@@ -458,10 +530,10 @@ def reindex(expr: Any, var: sympy.Symbol, image: Any, new_var: sympy.Symbol,
     Sum(w[K - v - 1], (v, 0, K - 1))
     """
     target = _find_sum(expr, var)
-    limits = list(target.limits)
-    k = [lim[0] for lim in limits].index(var)
-    _, lo, hi = limits[k]
-    for lim in limits[:k] + limits[k + 1:]:
+    sum_limits = list(target.limits)
+    k = [lim[0] for lim in sum_limits].index(var)
+    _, lo, hi = sum_limits[k]
+    for lim in sum_limits[:k] + sum_limits[k + 1:]:
         if lim[1].has(var) or lim[2].has(var):
             raise UnsupportedError(f"the limits {lim} depend on {var}")
     if new_var != var and target.function.has(new_var):
@@ -484,15 +556,15 @@ def reindex(expr: Any, var: sympy.Symbol, image: Any, new_var: sympy.Symbol,
         f"{var} = {image} has coefficient {coef} in {new_var}: injective on the integers",
         f"it maps {new_var} = {new_lo}..{new_hi} onto {var} = {lo}..{hi} "
         f"(endpoints: {ends[0][0]} -> {ends[0][1]}, {ends[1][0]} -> {ends[1][1]})"]
-    new_limits = limits[:k] + [(new_var, new_lo, new_hi)] + limits[k + 1:]
+    new_limits = sum_limits[:k] + [(new_var, new_lo, new_hi)] + sum_limits[k + 1:]
     new = sympy.Sum(target.function.xreplace({var: image}), *new_limits)
     after = expr.xreplace({target: new})
     return _conclude(f"re-indexing {var} = {image}", expr, after, conditions, ranges,
-                     bound=bound)
+                     limits=limits)
 
 
 def intersect_bounds(expr: Any, var: sympy.Symbol, ranges: Ranges | None = None, *,
-                     bound: int | None = None) -> Rewrite:
+                     limits: "SearchLimits | None" = None) -> Rewrite:
     """Turn a ``Piecewise`` condition linear in ``var`` into narrower summation limits.
 
     ``Sum(Piecewise((f, cond), (0, True)), (var, lo, hi))`` becomes
@@ -509,10 +581,10 @@ def intersect_bounds(expr: Any, var: sympy.Symbol, ranges: Ranges | None = None,
     Piecewise((Sum(x[i + u], (u, 0, Min(K - 1, -i + n - 1))), Min(K - 1, -i + n - 1) >= 0), (0, True))
     """
     target = _find_sum(expr, var)
-    limits = list(target.limits)
-    if limits[0][0] != var:
+    sum_limits = list(target.limits)
+    if sum_limits[0][0] != var:
         raise UnsupportedError(f"{var} must be the innermost summation variable of {target}")
-    _, lo, hi = limits[0]
+    _, lo, hi = sum_limits[0]
     factors = sympy.Mul.make_args(target.function)
     pieces = [f for f in factors if isinstance(f, sympy.Piecewise)]
     if len(pieces) != 1:
@@ -548,13 +620,13 @@ def intersect_bounds(expr: Any, var: sympy.Symbol, ranges: Ranges | None = None,
     inner = sympy.Sum(rest * value, (var, new_lo, new_hi))
     guard = sympy.And(*outer, sympy.Le(new_lo, new_hi))
     new: Any = sympy.Piecewise((inner, guard), (0, True))
-    if len(limits) > 1:
-        new = sympy.Sum(new, *limits[1:])
+    if len(sum_limits) > 1:
+        new = sympy.Sum(new, *sum_limits[1:])
     conditions.append("an empty intersection gives 0 (guarded, so Karr's convention for "
                       "reversed limits never applies)")
     after = expr.xreplace({target: new})
     return _conclude(f"bounds of {var} intersected with the condition", expr, after,
-                     conditions, ranges, bound=bound)
+                     conditions, ranges, limits=limits)
 
 
 def _implied(atom: Any, ranges: Mapping[sympy.Symbol, tuple[Any, Any]]) -> str | None:
@@ -586,7 +658,7 @@ def _implied(atom: Any, ranges: Mapping[sympy.Symbol, tuple[Any, Any]]) -> str |
     return None
 
 
-def drop_implied(expr: Any, ranges: Ranges, *, bound: int | None = None) -> Rewrite:
+def drop_implied(expr: Any, ranges: Ranges, *, limits: "SearchLimits | None" = None) -> Rewrite:
     """Replace ``Piecewise((f, cond), (0, True))`` by ``f`` where ``cond`` holds on the
     whole index range.
 
@@ -625,7 +697,7 @@ def drop_implied(expr: Any, ranges: Ranges, *, bound: int | None = None) -> Rewr
     if after == expr:
         raise UnsupportedError(f"no condition of {expr} could be shown to hold on the ranges")
     return _conclude("conditions implied by the index ranges dropped", expr, after,
-                     conditions, ranges, bound=bound)
+                     conditions, ranges, limits=limits)
 
 
 def substitute(expr: Any, definitions: Mapping[Any, Any], name: str,
@@ -694,14 +766,14 @@ def canonical_conditions(expr: Any) -> Any:
 
 
 def normalize_conditions(expr: Any, ranges: Ranges | None = None, *,
-                         bound: int | None = None) -> Rewrite:
+                         limits: "SearchLimits | None" = None) -> Rewrite:
     """Rewrite every condition with :func:`canonical_conditions` (moving terms across an
     inequality; for integers ``a < b`` iff ``a <= b - 1``)."""
     after = canonical_conditions(expr)
     return _conclude("conditions rewritten with all terms on one side", expr, after,
                      ["a <= b iff b - a >= 0; for integers a < b iff b - a - 1 >= 0",
                       "c * Piecewise((v, cond), (0, True)) = Piecewise((c*v, cond), (0, True))"],
-                     ranges, bound=bound)
+                     ranges, limits=limits)
 
 
 # --------------------------------------------------------------------------- chains
@@ -781,12 +853,12 @@ class ChainBuilder:
     """
 
     def __init__(self, lhs: Any, start: Any, why: str, ranges: Ranges | None = None, *,
-                 bound: int | None = None) -> None:
+                 limits: "SearchLimits | None" = None) -> None:
         self.lhs = lhs
         self.start = start
         self.why = why
         self.ranges = dict(ranges or {})
-        self.bound = bound
+        self.limits = limits
         self.rewrites: list[Rewrite] = []
         self.notes: list[str] = []
         self.definitions: list[tuple[Any, str]] = []
@@ -800,29 +872,29 @@ class ChainBuilder:
         self.notes.append(note)
         return self
 
-    def differentiate(self, wrt: Any, note: str = "") -> "ChainBuilder":
-        return self._push(differentiate(self.current, wrt, self.ranges, bound=self.bound), note)
+    def differentiate(self, wrt: Any = None, note: str = "") -> "ChainBuilder":
+        return self._push(differentiate(self.current, wrt, self.ranges, limits=self.limits), note)
 
     def merge(self, note: str = "") -> "ChainBuilder":
-        return self._push(merge_sums(self.current, self.ranges, bound=self.bound), note)
+        return self._push(merge_sums(self.current, self.ranges, limits=self.limits), note)
 
     def eliminate(self, var: Any, partner: Any = None, note: str = "") -> "ChainBuilder":
         return self._push(eliminate_delta(self.current, var, self.ranges, partner=partner,
-                                          bound=self.bound), note)
+                                          limits=self.limits), note)
 
     def reindex(self, var: Any, image: Any, new_var: Any, note: str = "") -> "ChainBuilder":
         return self._push(reindex(self.current, var, image, new_var, self.ranges,
-                                  bound=self.bound), note)
+                                  limits=self.limits), note)
 
     def intersect(self, var: Any, note: str = "") -> "ChainBuilder":
-        return self._push(intersect_bounds(self.current, var, self.ranges, bound=self.bound),
+        return self._push(intersect_bounds(self.current, var, self.ranges, limits=self.limits),
                           note)
 
     def drop(self, note: str = "") -> "ChainBuilder":
-        return self._push(drop_implied(self.current, self.ranges, bound=self.bound), note)
+        return self._push(drop_implied(self.current, self.ranges, limits=self.limits), note)
 
     def normalize(self, note: str = "") -> "ChainBuilder":
-        return self._push(normalize_conditions(self.current, self.ranges, bound=self.bound),
+        return self._push(normalize_conditions(self.current, self.ranges, limits=self.limits),
                           note)
 
     def substitute(self, definitions: Mapping[Any, Any], name: str,

@@ -47,6 +47,13 @@ def shift_lower_bounds(lhs: Any, rhs: Any, domain: Domain,
     return lhs.xreplace(subs), rhs.xreplace(subs), notes
 
 
+def identical(lhs: Any, rhs: Any, domain: Domain) -> Proof:
+    """Both sides are the same expression once SymPy has built them."""
+    if lhs == rhs:
+        return "identical after SymPy's automatic evaluation", ()
+    return None
+
+
 def canonical_form(lhs: Any, rhs: Any, domain: Domain) -> Proof:
     """Polynomial/rational identity: expand and cancel to zero."""
     if _has(lhs, _FLOORISH + _SUMS + (sympy.Piecewise,)) or _has(
@@ -150,5 +157,5 @@ def sympy_simplify(lhs: Any, rhs: Any, domain: Domain) -> Proof:
 
 
 STRATEGIES: tuple[Callable[[Any, Any, Domain], Proof], ...] = (
-    canonical_form, floor_lemmas, sums_closed_form, finite_expansion, sympy_simplify,
+    identical, canonical_form, floor_lemmas, sums_closed_form, finite_expansion, sympy_simplify,
 )

@@ -43,3 +43,31 @@ def syms(names: str) -> tuple[sympy.Symbol, ...]:
 
 
 H, W, K, S, D, P, C, L = syms("H W K S D P C L")
+
+
+def as_expr(value: object) -> sympy.Expr:
+    """A SymPy number or expression for an engine value, never from text.
+
+    Text is refused: user text goes through :mod:`derive.check.parse` only.
+
+    >>> as_expr(3), as_expr(sym("H") + 1)
+    (3, H + 1)
+    """
+    from fractions import Fraction
+    import numbers
+
+    if isinstance(value, sympy.Basic):
+        return value  # type: ignore[return-value]
+    if isinstance(value, str) or isinstance(value, bool):
+        raise TypeError(f"expected a number or a SymPy expression, got {value!r}")
+    if isinstance(value, numbers.Integral):
+        return sympy.Integer(int(value))
+    if isinstance(value, Fraction):
+        return sympy.Rational(value.numerator, value.denominator)
+    if isinstance(value, numbers.Rational):
+        return sympy.Rational(int(value.numerator), int(value.denominator))
+    if isinstance(value, numbers.Real):
+        return sympy.Float(float(value))
+    if isinstance(value, (list, tuple)):
+        return sympy.ImmutableMatrix(value)  # type: ignore[return-value]
+    raise TypeError(f"expected a number or a SymPy expression, got {value!r}")

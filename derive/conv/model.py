@@ -31,6 +31,8 @@ from typing import Any, NamedTuple, Sequence, Union
 
 import sympy
 
+from derive.symbols import as_expr
+
 from derive.errors import ConfigurationError, UnsupportedError
 from derive.symbols import sym
 
@@ -332,7 +334,7 @@ class ConvModel:
         function = self.sum.function.xreplace(point)
         ranges = []
         for var, lo, hi in self.sum.limits:
-            lo, hi = sympy.sympify(lo).xreplace(point), sympy.sympify(hi).xreplace(point)
+            lo, hi = as_expr(lo).xreplace(point), as_expr(hi).xreplace(point)
             ranges.append([(var, sympy.Integer(v)) for v in range(int(lo), int(hi) + 1)])
         terms = [function.xreplace(dict(combo)) for combo in itertools.product(*ranges)]
         body = sympy.Add(*terms)
@@ -373,7 +375,7 @@ class ConvModel:
         values: dict[Any, Any] = {}
         for arr, base in ((xa, self.x), (wa, self.w)):
             for pos in itertools.product(*(range(s) for s in arr.shape)):
-                values[base[pos]] = sympy.sympify(arr[pos]) if not isinstance(
+                values[base[pos]] = as_expr(arr[pos]) if not isinstance(
                     arr[pos], sympy.Basic) else arr[pos]
         if self.bias:
             ba = np.zeros(self.out_channels, dtype=object) if b is None else np.asarray(
@@ -426,7 +428,7 @@ def conv_model(dims: int = 2, *, size: Any = None, kernel: Any = None, stride: A
     for a in range(dims):
         eff = dilation_t[a] * (kernel_t[a] - 1) + 1
         room = size_t[a] + 2 * padding_t[a]
-        if sympy.sympify(room - eff).is_negative:
+        if as_expr(room - eff).is_negative:
             raise ConfigurationError(
                 f"got kernel={kernel_t[a]} (effective width {eff}) wider than the padded "
                 f"input {room} on axis {a}; the kernel must fit inside the padded input")

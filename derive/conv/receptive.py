@@ -27,6 +27,8 @@ from typing import Any, Iterable, Sequence, Union
 
 import sympy
 
+from derive.symbols import as_expr
+
 from derive.conv.layers import LAYER_KINDS, Layer, Merge
 from derive.errors import ConfigurationError, UnsupportedError
 
@@ -423,4 +425,4 @@ def repeated_receptive_field(depth: Value, kernel: Value, stride: Value = 1,
     size = sympy.piecewise_fold(1 + growth) if isinstance(growth, sympy.Basic) else 1 + growth
     start = sympy.Sum(p * s ** (l - 1), (l, 1, depth)).doit()
     jump = sympy.Integer(s) ** depth if isinstance(s, int) else s ** depth
-    return ReceptiveField(_norm(size), _norm(sympy.sympify(jump)), _clean(start))
+    return ReceptiveField(_norm(size), _norm(as_expr(jump)), _clean(start))

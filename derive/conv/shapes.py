@@ -25,6 +25,8 @@ from typing import Any, Union
 
 import sympy
 
+from derive.symbols import as_expr
+
 from derive.errors import ConfigurationError, check_positive_int
 
 Size = Union[int, sympy.Expr]
@@ -93,7 +95,7 @@ def _check_fits(n: Size, k: Size, p: Size, d: Size, kernel: object, dilation: ob
     if _all_numbers(n, k, p, d):
         too_wide = eff > room  # type: ignore[operator]
     else:
-        too_wide = bool(sympy.sympify(room - eff).is_negative)
+        too_wide = bool(as_expr(room - eff).is_negative)
     if too_wide:
         extra = f" (dilation={dilation}, effective width {eff})" if d != 1 else ""
         raise ConfigurationError(
@@ -284,7 +286,7 @@ def output_size_derivation(n: Size, kernel: Size, padding: Size = 0, stride: Siz
     closed = output_size(n, kernel, padding, stride, dilation)  # validates the arguments
     derived = _model_derivation(n, kernel, padding, stride, dilation)
     steps = [tuple(step) for step in derived.chain]
-    if sympy.sympify(closed) != sympy.sympify(steps[-1][0]):
+    if as_expr(closed) != as_expr(steps[-1][0]):
         steps.append((closed, "rearranged into the closed form "
                               "floor((n + 2p - d(k - 1) - 1)/s) + 1"))
     return steps  # type: ignore[return-value]

@@ -21,6 +21,8 @@ from typing import Any, Sequence
 
 import sympy
 
+from derive.symbols import as_expr
+
 from derive.conv.layers import Layer
 from derive.conv.model import conv_model
 from derive.conv.receptive import (
@@ -69,8 +71,8 @@ class Theorem:
     def sides(self) -> tuple[Any, Any]:
         """Both sides with the substitution applied."""
         sub = dict(self.substitution)
-        lhs = sympy.sympify(self.lhs)
-        rhs = sympy.sympify(self.rhs)
+        lhs = as_expr(self.lhs)
+        rhs = as_expr(self.rhs)
         if sub:
             lhs, rhs = lhs.subs(sub), rhs.subs(sub)
         return lhs, rhs
@@ -330,12 +332,12 @@ def repeated_layer_theorems() -> list[Theorem]:
                 f"RF-repeat-{name}-step-{tag}",
                 f"L identical layers ({how}, {tag}): the closed-form {name} at depth L + 1 "
                 "equals one recurrence step applied to depth L",
-                sympy.sympify(closed).subs(L, L + 1), stepped, tuple(assume), ARAUJO))
+                as_expr(closed).subs(L, L + 1), stepped, tuple(assume), ARAUJO))
             out.append(Theorem(
                 f"RF-repeat-{name}-base-{tag}",
                 f"L identical layers ({tag}): at depth 0 the closed-form {name} is the "
                 "input's own field",
-                sympy.sympify(closed).subs(L, 0), getattr(ReceptiveField(1, 1, 0), name),
+                as_expr(closed).subs(L, 0), getattr(ReceptiveField(1, 1, 0), name),
                 tuple(assume),
                 ARAUJO))
         out.append(Theorem(

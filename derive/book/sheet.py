@@ -81,6 +81,20 @@ class Sheet:
     def figure(self, figure: Figure) -> Figure:
         return self._add(figure)
 
+    def add(self, block: Block) -> Block:
+        """Add a block built and checked elsewhere in the engine (e.g. a derivation whose
+        steps were proved by the re-indexing rules).  Every step after the first must carry
+        its verdict: a block without evidence cannot enter a solution this way."""
+        if isinstance(block, Derivation):
+            if any(s.verdict is None for s in block.steps[1:]):
+                raise TypeError("every derivation step after the first needs a verdict")
+        elif isinstance(block, Check):
+            if not isinstance(block.verdict, Verdict):
+                raise TypeError("a check needs its verdict")
+        elif not isinstance(block, (Text, Explanation, Answer, Table, MatrixView, Figure)):
+            raise TypeError(f"not a book block: {block!r}")
+        return self._add(block)
+
     def _add(self, block: Any) -> Any:
         self.blocks.append(block)
         return block

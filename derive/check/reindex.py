@@ -18,7 +18,12 @@ side conditions are established on the expression at hand before the rule fires:
   narrows the limits (intersection of the two ranges, zero when it is empty);
 - :func:`drop_implied`: a condition implied by the ranges of the indices is dropped
   (linear in each index, so checking the interval endpoints suffices);
+- :func:`normalize_conditions`: every inequality moved to the form ``e >= 0``;
 - :func:`substitute`: a definition replaced by its right-hand side.
+
+A derivation is a :class:`CheckedChain` of such rewrites (built with :class:`ChainBuilder`);
+:func:`meet` joins two chains that end in the same expression, which proves their
+starting points equal.
 
 A rule that cannot establish a side condition raises :class:`~derive.errors.UnsupportedError`
 instead of rewriting.  Every rewrite is then cross-checked by the counterexample search
@@ -51,18 +56,18 @@ from derive.check.verdict import Status, Verdict
 from derive.errors import UnsupportedError
 
 __all__ = [
+    "ChainBuilder",
+    "CheckedChain",
     "Ranges",
     "Rewrite",
     "SearchLimits",
+    "canonical_conditions",
+    "chain_status",
     "cross_check",
     "differentiate",
     "drop_implied",
     "eliminate_delta",
     "intersect_bounds",
-    "CheckedChain",
-    "ChainBuilder",
-    "canonical_conditions",
-    "chain_status",
     "linear_coefficient",
     "meet",
     "merge_sums",
@@ -376,7 +381,7 @@ def differentiate(expr: Any, wrt: sympy.Indexed | None = None, ranges: Ranges | 
         raise UnsupportedError(f"cannot differentiate {e} termwise")
 
     if nodes:
-        outside = expr.xreplace({n_: sympy.Integer(0) for n_ in nodes})
+        outside = expr.xreplace({n_: sympy.Dummy("derivative") for n_ in nodes})
         if outside.has(base):
             raise UnsupportedError(f"{base} occurs outside the derivatives in {expr}")
         after = expr.xreplace({n_: d(n_.expr) for n_ in nodes})
@@ -668,7 +673,8 @@ def drop_implied(expr: Any, ranges: Ranges, *, limits: "SearchLimits | None" = N
 
     >>> x = sympy.IndexedBase("x")
     >>> m = sympy.Symbol("m", integer=True, nonnegative=True)
-    >>> n, P = sympy.Symbol("n", integer=True, positive=True), sympy.Symbol("P", integer=True, nonnegative=True)
+    >>> n = sympy.Symbol("n", integer=True, positive=True)
+    >>> P = sympy.Symbol("P", integer=True, nonnegative=True)
     >>> drop_implied(sympy.Piecewise((x[m], (m + P >= P) & (m <= n - 1)), (0, True)),
     ...              {m: (0, n - 1)}).after
     x[m]
@@ -722,7 +728,7 @@ def substitute(expr: Any, definitions: Mapping[Any, Any], name: str,
         return out
 
     after = apply(expr)
-    return Rewrite(name, expr, after, (name,),
+    return Rewrite(name, expr, after, (),
                    Verdict(Status.PROVED, f"definition: {name}", instances=0))
 
 
@@ -923,7 +929,7 @@ def meet(forward: CheckedChain, backward: CheckedChain, lhs: Any = None) -> Chec
     notes = list(forward.notes) + [""] * (len(forward.rewrites) - len(forward.notes))
     for k in range(len(backward.rewrites) - 1, -1, -1):
         r = backward.rewrites[k]
-        rewrites.append(Rewrite(r.rule + " (read backwards)", r.after, r.before, r.conditions,
+        rewrites.append(Rewrite(r.rule + " (in reverse)", r.after, r.before, r.conditions,
                                 r.verdict))
         notes.append(backward.notes[k] if k < len(backward.notes) else "")
     # the last backward step lands on the backward chain's start

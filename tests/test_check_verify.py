@@ -117,3 +117,21 @@ def test_verdict_json_fields() -> None:
     for key in ("method", "counterexample", "lhs_value", "rhs_value", "instances"):
         assert key in d
     assert isinstance(d["counterexample"]["a"], int)
+
+
+def test_non_commuting_operators_are_not_reordered() -> None:
+    import sympy
+    from derive.check.engine import check_exprs
+    J1, J2 = sympy.symbols("J_1 J_2", commutative=False)
+    swapped = check_exprs(J1 * J2, J2 * J1)
+    assert swapped.status is Status.REFUTED
+    assert check_exprs((1 + J2) * (1 + J1), 1 + J1 + J2 + J2 * J1).status is Status.PROVED
+    assert check_exprs((1 + J2) * (1 + J1), 1 + J1 + J2 + J1 * J2).status is Status.REFUTED
+
+
+def test_undefined_functions_are_arbitrary() -> None:
+    import sympy
+    from derive.check.engine import check_exprs
+    F, h = sympy.Function("F"), sympy.Symbol("h")
+    assert check_exprs(h + F(h), F(h) + h).status is Status.PROVED
+    assert check_exprs(F(h) + F(h + 1), 2 * F(h)).status is Status.REFUTED

@@ -39,6 +39,8 @@ class Claim:
         domain = build_domain(names, assume)
         canon = {}
         for s in _free(lhs) | _free(rhs):
+            if s.is_commutative is False:
+                continue  # operators (Jacobians, matrices) keep their non-commutativity
             canon[s] = domain.of(s.name).sympy_symbol()
         lhs, rhs = _xreplace(lhs, canon), _xreplace(rhs, canon)
         if not text:
@@ -46,9 +48,17 @@ class Claim:
         return cls(lhs, rhs, domain, text)
 
     @property
+    def operators(self) -> list[Any]:
+        """Non-commutative symbols (matrices, Jacobians), sorted by name."""
+        return sorted((s for s in _free(self.lhs) | _free(self.rhs) if s.is_commutative is False),
+                      key=lambda s: s.name)
+
+    @property
     def names(self) -> list[str]:
         """Symbols to sample: the claim's, and any that only its assumptions mention."""
-        return sorted({s.name for s in _free(self.lhs) | _free(self.rhs)} | set(self.domain.symbols))
+        ops = {s.name for s in self.operators}
+        return sorted(({s.name for s in _free(self.lhs) | _free(self.rhs)} | set(self.domain.symbols))
+                      - ops)
 
 
 def _free(e: Any) -> set:

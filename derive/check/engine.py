@@ -115,6 +115,8 @@ def _check(claim: Claim, deadline: Deadline) -> Verdict:
     lhs, rhs = claim.lhs, claim.rhs
     if isinstance(lhs, sympy.MatrixBase) or isinstance(rhs, sympy.MatrixBase):
         return _check_matrix(claim, deadline)
+    if claim.operators:
+        return _check_operators(claim, deadline)
     names = claim.names
     found = search(lhs, rhs, names, claim.domain, seed=claim.text, deadline=deadline)
     if found.counterexample is not None:
@@ -174,3 +176,45 @@ def _check_matrix(claim: Claim, deadline: Deadline) -> Verdict:
     methods = sorted({v.method for v in verdicts})
     return Verdict(status, f"entry by entry ({len(verdicts)} entries): " + "; ".join(methods)[:300],
                    claim=claim.text, instances=sum(v.instances for v in verdicts))
+
+
+OPERATOR_TRIALS = 24
+
+
+def _check_operators(claim: Claim, deadline: Deadline) -> Verdict:
+    """Claims over non-commutative symbols: random 2x2 integer matrices stand for the
+    operators (a disagreement refutes), and only a symbolic identity in the free algebra
+    (expansion without reordering) proves."""
+    import random
+    rng = random.Random(claim.text)
+    ops = claim.operators
+    scalars = [s for s in (claim.lhs - claim.rhs).free_symbols if s.is_commutative is not False]
+    diff = claim.lhs - claim.rhs
+    for trial in range(OPERATOR_TRIALS):
+        deadline.check()
+        point = {op: sympy.ImmutableMatrix(2, 2, [rng.randint(-3, 3) for _ in range(4)])
+                 for op in ops}
+        point.update({s: sympy.Integer(rng.randint(1, 4)) for s in scalars})
+        try:
+            left = sympy.expand(claim.lhs.xreplace(point).doit())
+            right = sympy.expand(claim.rhs.xreplace(point).doit())
+            if not isinstance(left, sympy.MatrixBase):
+                left = left * sympy.eye(2)
+            if not isinstance(right, sympy.MatrixBase):
+                right = right * sympy.eye(2)
+        except (TypeError, ValueError, sympy.ShapeError):
+            return Verdict(Status.UNKNOWN, "cannot evaluate the operators as matrices",
+                           claim=claim.text)
+        if left != right:
+            shown = {str(k): [list(map(int, row)) for row in k_val.tolist()]
+                     if isinstance(k_val, sympy.MatrixBase) else int(k_val)
+                     for k, k_val in point.items()}
+            return Verdict(Status.REFUTED, "random 2x2 integer matrices for the operators",
+                           claim=claim.text, counterexample=shown,
+                           lhs_value=left.tolist(), rhs_value=right.tolist(), instances=trial + 1)
+    if sympy.expand(diff) == 0:
+        return Verdict(Status.PROVED, "canonical form in the non-commutative algebra "
+                       "(expansion without reordering factors)", claim=claim.text,
+                       instances=OPERATOR_TRIALS)
+    return Verdict(Status.TESTED, "no proof found; operators sampled as random 2x2 integer "
+                   "matrices", claim=claim.text, instances=OPERATOR_TRIALS)

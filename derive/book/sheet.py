@@ -123,12 +123,14 @@ def compare_values(value: Any, reference: Any, *, method: str,
     if a.shape != b.shape:
         return Verdict(Status.REFUTED, f"shapes differ ({method})", claim=desc,
                        counterexample={}, lhs_value=a.shape, rhs_value=b.shape, instances=1)
-    exact = all(isinstance(x, (int, sympy.Integer, sympy.Rational)) or
+    from fractions import Fraction
+    exact = all((isinstance(x, (int, Fraction, sympy.Integer, sympy.Rational))
+                 and not isinstance(x, bool)) or
                 (isinstance(x, sympy.Basic) and x.is_number and x.is_rational)
                 for x in list(a.ravel()) + list(b.ravel()))
     if exact and tol is None:
         diff = [i for i, (x, y) in enumerate(zip(a.ravel(), b.ravel()))
-                if sympy.nsimplify(x) != sympy.nsimplify(y)]
+                if _exact(x) != _exact(y)]
         if diff:
             i = diff[0]
             return Verdict(Status.REFUTED, method, claim=desc, counterexample={"index": i},
@@ -155,3 +157,9 @@ def _to_numeric(v: Any) -> Any:
     if isinstance(v, tuple):
         return list(v)
     return v
+
+
+def _exact(v: Any) -> Any:
+    """An exact SymPy number for an int, Fraction or SymPy rational (no float guessing)."""
+    from derive.symbols import as_expr
+    return as_expr(v)

@@ -22,7 +22,7 @@ def receptive_growth(layers: Sequence[Any], *, name: str, caption: str,
     ``layers`` is a chain of :class:`derive.conv.layers.Layer` (no merges).
     """
     from derive.book import Figure
-    from derive.conv.receptive import receptive_field
+    from derive.conv.receptive import layer_geometry, receptive_field
     from derive.conv.shapes import output_size
 
     whole = receptive_field(layers)
@@ -32,9 +32,9 @@ def receptive_growth(layers: Sequence[Any], *, name: str, caption: str,
     n = length
     for level in range(len(layers) + 1):
         if level > 0:
-            layer = layers[level - 1]
-            n = output_size(n, layer.kernel, padding=layer.padding, stride=layer.stride,
-                            dilation=layer.dilation)
+            # effective kernel, stride (pooling's default included) and padding of the layer
+            k, s, p = layer_geometry(layers[level - 1])
+            n = output_size(n, k, padding=p, stride=s)
         here = receptive_field(layers[:level]) if level else None
         seen_first, seen_last = receptive_field(layers[level:]).interval(0) if level < len(
             layers) else (0, 0)

@@ -1,0 +1,105 @@
+"""Practice exercise 7: the parameters of a depthwise-separable convolution.
+
+The count is ``derive.conv.costs.depthwise_separable_cost`` (a depthwise K x K convolution,
+one filter per input channel, then a 1x1 convolution), cross-checked by enumerating the
+weights the two indexed-sum models read, and by PyTorch when installed.  The saving against a
+standard convolution is the engine's proved ratio ``1/C_out + 1/K^2``.
+"""
+
+from derive.book import Part, Problem, Sheet
+
+C_IN, C_OUT, K = 32, 64, 3
+
+
+def _weights_read(model) -> int:
+    """Brute force: distinct weight indices (o, c, u, v) over every output channel o and the
+    model's summation ranges (for a grouped model, c runs over the group's channels)."""
+    import itertools
+
+    ranges = [range(int(lo), int(hi) + 1) for lo, hi in model.limits().values()]
+    return len({(o,) + combo for o in range(model.out_channels)
+                for combo in itertools.product(*ranges)})
+
+
+def _costs():
+    from derive.conv.costs import conv_cost, depthwise_cost, pointwise_cost
+    depthwise = depthwise_cost(C_IN, K, 1, bias=False, convention="mac").params
+    pointwise = pointwise_cost(C_IN, C_OUT, 1, bias=False, convention="mac").params
+    standard = conv_cost(C_IN, C_OUT, K, 1, bias=False, convention="mac").params
+    return depthwise, pointwise, standard
+
+
+def solve_count(sheet: Sheet) -> None:
+    import sympy
+
+    from derive.conv.costs import depthwise_separable_cost
+    from derive.conv.model import conv_model
+    from derive.symbols import syms
+
+    c_in, c_out, k = syms("C_in C_out K")
+    general = depthwise_separable_cost(c_in, c_out, k, 1, convention="mac").params
+    sheet.derive("params", [(general, "depthwise: one K x K filter per input channel; "
+                                      "pointwise: a 1 x 1 x C_in filter per output channel "
+                                      "(no biases)")])
+    with sympy.evaluate(False):
+        plugged = general.xreplace({c_in: sympy.Integer(C_IN), c_out: sympy.Integer(C_OUT),
+                                    k: sympy.Integer(K)})
+    total = depthwise_separable_cost(C_IN, C_OUT, K, 1, convention="mac").params
+    sheet.derive("params", [(plugged, f"C_in = {C_IN}, C_out = {C_OUT}, K = {K}"),
+                            (total, "evaluate")])
+    depthwise, pointwise, _ = _costs()
+    sheet.table(["stage", "weights"], [("depthwise 3x3", depthwise),
+                                       ("pointwise 1x1", pointwise), ("total", total)])
+    dw_model = conv_model(2, size=K, kernel=K, stride=1, padding=0, dilation=1, batch=1,
+                          in_channels=C_IN, out_channels=C_IN, groups=C_IN, bias=False)
+    pw_model = conv_model(2, size=1, kernel=1, stride=1, padding=0, dilation=1, batch=1,
+                          in_channels=C_IN, out_channels=C_OUT, bias=False)
+    sheet.numeric(total, _weights_read(dw_model) + _weights_read(pw_model),
+                  method="enumeration of the weights read by the depthwise (groups = C_in) "
+                         "and pointwise indexed-sum models")
+    try:
+        import torch
+    except ImportError:  # PyTorch is optional
+        torch = None
+    if torch is not None:
+        layers = [torch.nn.Conv2d(C_IN, C_IN, K, groups=C_IN, bias=False, device="meta"),
+                  torch.nn.Conv2d(C_IN, C_OUT, 1, bias=False, device="meta")]
+        sheet.numeric(total, sum(p.numel() for m in layers for p in m.parameters()),
+                      method="parameters of the two torch.nn.Conv2d layers (PyTorch "
+                             "installed)")
+    sheet.answer("params", total)
+
+
+def solve(sheet: Sheet) -> None:
+    solve_count(sheet)
+    solve_saving(sheet)
+
+
+def solve_saving(sheet: Sheet) -> None:
+    import sympy
+
+    from derive.conv.costs import ratio_value, separable_ratio
+
+    identity = separable_ratio()
+    sheet.text("Against a standard K x K convolution from C_in to C_out channels (the ratio "
+               "is the same for parameters and for multiply-adds at equal output size):")
+    sheet.derive("separable / standard", list(identity.steps))
+    ratio = ratio_value(identity, C_out=C_OUT, k=K)
+    depthwise, pointwise, standard = _costs()
+    sheet.numeric(ratio, sympy.Rational(depthwise + pointwise, standard),
+                  method="quotient of the counted parameters (separable over standard)")
+    sheet.table(["layer", "weights"], [("standard 3x3", standard),
+                                       ("depthwise separable", depthwise + pointwise)])
+    sheet.text(f"The separable layer needs about {float(1 / ratio):.1f} times fewer weights "
+               "than the standard one.")
+
+
+PROBLEM = Problem(
+    id="practice-7", set="practice", order=7, title="Depthwise-separable parameter count",
+    source="Exercises notebook, exercise 7",
+    statement=(f"Replace a {K}x{K} convolution from {C_IN} to {C_OUT} channels by a depthwise "
+               f"{K}x{K} convolution followed by a 1x1 convolution (no biases). Count the "
+               "parameters of the separable version."),
+    parts=(Part("", "Count the parameters of the depthwise-separable layer, and compare "
+                    "with the standard convolution.", solve),),
+)

@@ -1,0 +1,71 @@
+"""Theory notebook, section 10: the output of a residual block, and what the shortcut does to
+the gradient.
+
+The output is the engine's block equation (``derive.conv.residual.forward_equations``) with
+the section's vectors put in as exact fractions, cross-checked with Python's ``Fraction``
+arithmetic.  The shortcut's effect on gradients is the engine's path expansion of the
+Jacobian of a stack of blocks (``expand_residual``), whose path count is proved to be 2^n.
+"""
+
+from fractions import Fraction
+
+from derive.book import Part, Problem, Sheet
+
+X = ("1.0", "-0.5", "0.25")
+F = ("-0.2", "0.1", "0.4")
+STACK = 3   # blocks in the gradient illustration
+
+
+def solve(sheet: Sheet) -> None:
+    import sympy
+
+    from derive.conv.residual import (
+        expand_residual, forward_equations, path_count, path_count_by_length,
+    )
+
+    (block,) = forward_equations(1)
+    h0 = sympy.Symbol("h_0")
+    branch = sympy.Function("F_1")(h0)
+    sheet.derive(block.lhs, [(block.rhs, "the block adds its input to its branch's output")])
+    xs, fs = [sympy.Rational(v) for v in X], [sympy.Rational(v) for v in F]
+    with sympy.evaluate(False):
+        plugged = sympy.ImmutableMatrix([[block.rhs.xreplace({branch: f, h0: x})]
+                                         for x, f in zip(xs, fs)])
+    y = sympy.ImmutableMatrix([[block.rhs.xreplace({branch: f, h0: x})]
+                               for x, f in zip(xs, fs)])
+    sheet.derive("y", [(plugged, "x and F(x) of the section"), (y, "evaluate")])
+    check = [Fraction(a) + Fraction(b) for a, b in zip(X, F)]
+    sheet.numeric(y, sympy.ImmutableMatrix([[sympy.Rational(c.numerator, c.denominator)]
+                                            for c in check]),
+                  method="exact decimal arithmetic with Python's Fraction")
+
+    expansion = expand_residual(STACK)
+    sheet.text(f"Why the shortcut helps: for {STACK} stacked blocks the chain rule gives the "
+               "product of the block Jacobians (I + J_l), and expanding it gives one term per "
+               "path through the stack, each path either skipping a block or going through "
+               "its branch (derive.conv.residual.expand_residual):")
+    sheet.derive("dh_3/dh_0", [(expansion.product, "chain rule, latest block on the left"),
+                               (expansion.expanded, "expand: one term per path")])
+    sheet.table(["path length", "paths", "terms"],
+                [(length, len(paths), ", ".join(p.label for p in paths))
+                 for length, paths in sorted(expansion.by_length().items())])
+    n = sympy.Symbol("n", integer=True, nonnegative=True)
+    k = sympy.Symbol("k", integer=True, nonnegative=True)
+    sheet.claim(sympy.Sum(path_count_by_length(n, k), (k, 0, n)), path_count(n),
+                assume=["n >= 0", "k >= 0"],
+                why="paths of every length add up to 2^n for any number of blocks n")
+    sheet.numeric(sum(len(p) for p in expansion.by_length().values()), 2 ** STACK,
+                  method="count of the enumerated path terms against 2^n")
+    sheet.text("The length-0 path is the identity I: however small the branch Jacobians, the "
+               "gradient reaches the input unchanged along the shortcuts.")
+    sheet.answer("y", tuple(y))
+
+
+PROBLEM = Problem(
+    id="theory-10", set="theory", order=10, title="Residual block",
+    source="Theory notebook, section 10",
+    statement=(f"A residual block receives x = ({', '.join(X)}) and its branch returns "
+               f"F(x) = ({', '.join(F)}). Compute the block's output y = x + F(x), and "
+               "explain how the shortcut shapes the gradient."),
+    parts=(Part("", "Compute y and describe the gradient paths.", solve),),
+)

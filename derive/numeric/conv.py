@@ -3,8 +3,9 @@
 Design rule: one definition, several independent evaluations.  For input ``x`` of shape
 ``(N, C_in, H, W)`` and weight ``w`` of shape ``(C_out, C_in/groups, kh, kw)``::
 
-    y[n, o, oh, ow] = b[o] + sum_{c, i, j} xpad[n, g*C_in/groups + c, oh*sh + i*dh, ow*sw + j*dw]
-                                          * w[o, c, i, j],     g = o // (C_out/groups)
+    y[n, o, oh, ow] = b[o] + sum_{c, i, j} w[o, c, i, j]
+                             * xpad[n, g*C_in/groups + c, oh*sh + i*dh, ow*sw + j*dw],
+    g = o // (C_out/groups)
 
 where ``xpad`` is ``x`` zero-padded by ``padding`` on each side.  :func:`conv2d` evaluates it
 as im2col plus one matrix product (fast), :func:`conv2d_direct` with explicit loops over the
@@ -80,12 +81,28 @@ def _pad_cast(x: np.ndarray, padding: Pair, dtype: np.dtype) -> np.ndarray:
     return out
 
 
+# The patch matrix is built and multiplied per chunk of samples (at least one) of at most
+# this many bytes: it bounds the memory, and buffers below glibc's largest mmap threshold
+# (32 MiB) are recycled by malloc between calls instead of being page-faulted afresh.
+_CHUNK_BYTES = 24 << 20
+# Use the row-run layout (see conv2d) when it computes at most this fraction of extra
+# columns; otherwise copy the exact patch matrix.
+_WIDE_MAX_WASTE = 0.25
+
+
 def conv2d(x: Any, w: Any, b: Any = None, stride: Any = 1, padding: Any = 0,
            dilation: Any = 1, groups: int = 1) -> np.ndarray:
     """2-D convolution of NCHW ``x`` with ``w`` by im2col and one matrix product per group.
 
     ``stride``, ``padding`` and ``dilation`` are integers or (height, width) pairs; padding
     is symmetric zero padding.  Integer inputs are computed in float64.
+
+    The patch matrix (:func:`im2col_numeric`'s, with the columns of a chunk of samples side
+    by side) is multiplied chunk by chunk.  When it costs little, it is built from whole
+    padded rows instead: the padded input gets a width ``Wq`` that is a multiple of the
+    column stride, and each kernel offset copies one long strided run per channel covering
+    ``Wq / stride`` "virtual" output columns per row, of which the first ``W_out`` are real
+    (the others are computed and dropped).  Long runs copy several times faster.
 
     >>> x = np.arange(16.0).reshape(1, 1, 4, 4)
     >>> w = np.ones((1, 1, 3, 3))
@@ -96,23 +113,51 @@ def conv2d(x: Any, w: Any, b: Any = None, stride: Any = 1, padding: Any = 0,
     (1, 1, 2, 2)
     """
     cfg = _prepare(x, w, b, stride, padding, dilation, groups)
-    n = cfg.x.shape[0]
+    n_batch, c_in, height, width = cfg.x.shape
     c_out, c_group, kh, kw = cfg.w.shape
     g = cfg.groups
+    (sh, sw), (ph, pw), (dh, dw) = cfg.stride, cfg.padding, cfg.dilation
     h_out, w_out = cfg.out_hw
-    xp = _pad_cast(cfg.x, cfg.padding, cfg.dtype)
-    view = _patch_view(xp, cfg.kernel, cfg.stride, cfg.dilation)   # (C, kh, kw, N, Ho, Wo)
-    # One contiguous copy: the patch matrix of the whole batch, columns (n, oh, ow).
-    cols = np.ascontiguousarray(view).reshape(g, c_group * kh * kw, n * h_out * w_out)
-    wm = cfg.w.astype(cfg.dtype, copy=False).reshape(g, c_out // g, c_group * kh * kw)
-    if g == 1:
-        out = wm[0] @ cols[0]
+    wq = -(-(width + 2 * pw) // sw) * sw            # padded width, a multiple of sw
+    wide = wq // sw - w_out <= _WIDE_MAX_WASTE * w_out
+    if wide:
+        wv = wq // sw                               # virtual output columns per row
+        # enough rows below that a run of h_out*sh rows from any kernel offset fits
+        hq = max(height + 2 * ph, (kh - 1) * dh + h_out * sh + 1)
     else:
-        out = np.matmul(wm, cols)
-    out = out.reshape(c_out, n, h_out, w_out)
+        wv, wq, hq = w_out, width + 2 * pw, height + 2 * ph
+    xpad = np.zeros((n_batch, c_in, hq, wq), dtype=cfg.dtype)
+    xpad[:, :, ph:ph + height, pw:pw + width] = cfg.x
+    flat = xpad.reshape(n_batch, c_in, hq * wq)
+    exact = None if wide else _patch_view(xpad, cfg.kernel, cfg.stride, cfg.dilation)
+    run = h_out * sh * wq                           # flat length spanned by one offset
+
+    wm = cfg.w.astype(cfg.dtype, copy=False).reshape(g, c_out // g, c_group * kh * kw)
+    out = np.empty((n_batch, c_out, h_out, w_out), dtype=cfg.dtype)
+    per_sample = h_out * wv
+    sample_bytes = c_in * kh * kw * per_sample * cfg.dtype.itemsize
+    chunk = max(1, min(n_batch, _CHUNK_BYTES // max(sample_bytes, 1)))
+    buf = np.empty((c_in, kh, kw, chunk, h_out, wv), dtype=cfg.dtype)
+    for n0 in range(0, n_batch, chunk):
+        nb = min(chunk, n_batch - n0)
+        cols = buf[:, :, :, :nb]
+        # cols[c, i, j, n, oh, ow] = xpad[n0 + n, c, oh*sh + i*dh, ow*sw + j*dw]
+        if exact is not None:
+            cols[...] = exact[:, :, :, n0:n0 + nb]
+        else:
+            for i in range(kh):
+                for j in range(kw):
+                    start = i * dh * wq + j * dw
+                    rows = flat[n0:n0 + nb, :, start:start + run]
+                    rows = rows.reshape(nb, c_in, h_out, sh * wq)[:, :, :, :wq:sw]
+                    cols[:, i, j] = rows.transpose(1, 0, 2, 3)
+        patches = cols.reshape(g, c_group * kh * kw, nb * per_sample)
+        prod = wm[0] @ patches[0] if g == 1 else np.matmul(wm, patches)
+        prod = prod.reshape(c_out, nb, h_out, wv)
+        out[n0:n0 + nb] = prod[:, :, :, :w_out].transpose(1, 0, 2, 3)
     if cfg.b is not None:
-        out += cfg.b.astype(cfg.dtype, copy=False)[:, None, None, None]
-    return np.ascontiguousarray(out.transpose(1, 0, 2, 3))
+        out += cfg.b.astype(cfg.dtype, copy=False)[:, None, None]
+    return out
 
 
 def conv2d_direct(x: Any, w: Any, b: Any = None, stride: Any = 1, padding: Any = 0,

@@ -18,6 +18,8 @@ PROVED = [
     "floor((H + 2*P - K)/S) + 1 == floor((H + 2*P - (K - 1) - 1)/S) + 1",
     "floor((H + 2*P - D*(K-1) - 1)/S) + 1 == ceiling((H + 2*P - D*(K-1))/S)",
     "Sum(k, (k, 1, n)) == n*(n + 1)/2",
+    "floor((H - 1)/2) + 1 == ceiling(H/2)",          # residue case split
+    "floor(H/2) + floor((H + 1)/2) == H",
     "Sum(w[k]*x[i + k], (k, 0, 2)) == w[0]*x[i] + w[1]*x[i + 1] + w[2]*x[i + 2]",
 ]
 

@@ -115,6 +115,13 @@ def compare_values(value: Any, reference: Any, *, method: str,
     import sympy
 
     desc = f"{value!s} vs {reference!s}"
+    if isinstance(value, (bool, sympy.logic.boolalg.BooleanAtom)) or isinstance(
+            reference, (bool, sympy.logic.boolalg.BooleanAtom)):
+        same = bool(value) == bool(reference)
+        return Verdict(Status.PROVED if same else Status.REFUTED,
+                       f"exact evaluation, cross-checked by {method}", claim=desc,
+                       counterexample=None if same else {}, lhs_value=bool(value),
+                       rhs_value=bool(reference), instances=1)
     try:
         a = np.asarray(_to_numeric(value), dtype=object)
         b = np.asarray(_to_numeric(reference), dtype=object)

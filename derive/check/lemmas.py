@@ -89,6 +89,10 @@ class Rewriter:
             return x
         n, d = sympy.fraction(sympy.cancel(sympy.together(x)))
         n, d = sympy.expand(n), sympy.expand(d)
+        # cancel keeps rational coefficients (H/2 - 1/2): move their denominators into d
+        content, primitive = n.as_content_primitive()
+        if content.is_Rational and content.q != 1:
+            n, d = sympy.expand(content.p * primitive), sympy.expand(content.q * d)
         if d.is_number and d < 0 or (-d).is_positive:
             n, d = -n, -d
         if not (d.is_integer and d.is_positive and n.is_integer):

@@ -7,7 +7,7 @@ Identifiers are plain symbols, including the letters SymPy reserves (``S``, ``N`
 ``I``, ``Q``, ``O``); decimal literals are exact rationals (``1.15`` is ``23/20``).
 
 >>> parse_expression("floor((H + 2*P - K)/S) + 1")
-floor((H + 2*P - K)/S) + 1
+floor((H - K + 2*P)/S) + 1
 >>> parse_claim("ceiling(a/b) == floor((a + b - 1)/b)")
 (ceiling(a/b), floor((a + b - 1)/b))
 >>> parse_expression("1.15 * S")

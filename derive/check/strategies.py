@@ -79,6 +79,50 @@ def floor_lemmas(lhs: Any, rhs: Any, domain: Domain) -> Proof:
     return None
 
 
+MAX_RESIDUE_CASES = 64
+
+
+def residue_cases(lhs: Any, rhs: Any, domain: Domain) -> Proof:
+    """Floors with constant divisors: split every symbol under them by its residue modulo
+    the divisors' lcm (``x = L*m + j``, ``m`` any integer, ``j = 0..L-1``); in each case
+    the floors reduce exactly, and all cases together cover every integer."""
+    if not (_has(lhs, _FLOORISH) or _has(rhs, _FLOORISH)) or _has(lhs, _SUMS) or _has(rhs, _SUMS):
+        return None
+    from derive.check.lemmas import Rewriter
+    rw = Rewriter()
+    diff = sympy.expand(rw.normalize(lhs) - rw.normalize(rhs))
+    floors = diff.atoms(sympy.floor)
+    if not floors:
+        return None
+    dens, names = [], set()
+    for f in floors:
+        n, d = sympy.fraction(sympy.together(f.args[0]))
+        content, _ = sympy.expand(n).as_content_primitive()
+        d = d * (content.q if content.is_Rational else 1)
+        if not d.is_Integer:
+            return None
+        dens.append(int(d))
+        names |= {x for x in f.args[0].free_symbols}
+    if any(not x.is_integer for x in names):
+        return None
+    modulus = 1
+    for d in dens:
+        modulus = sympy.ilcm(modulus, d)
+    names = sorted(names, key=lambda x: x.name)
+    if modulus < 2 or modulus ** len(names) > MAX_RESIDUE_CASES:
+        return None
+    import itertools
+    ms = {x: sympy.Symbol(f"{x.name}_q", integer=True) for x in names}
+    for residues in itertools.product(range(int(modulus)), repeat=len(names)):
+        case = {x: modulus * ms[x] + j for x, j in zip(names, residues)}
+        d, _ = canonical_difference(diff.xreplace(case), sympy.Integer(0))
+        if d != 0:
+            return None
+    which = ", ".join(x.name for x in names)
+    return (f"case split on {which} modulo {modulus} ({int(modulus) ** len(names)} cases), "
+            f"floors exact in each case", ())
+
+
 def _closed_sum(e: Any) -> Any:
     """Evaluate every Sum/Product in closed form; None if any result is untrustworthy."""
     if not _has(e, _SUMS):
@@ -157,5 +201,6 @@ def sympy_simplify(lhs: Any, rhs: Any, domain: Domain) -> Proof:
 
 
 STRATEGIES: tuple[Callable[[Any, Any, Domain], Proof], ...] = (
-    identical, canonical_form, floor_lemmas, sums_closed_form, finite_expansion, sympy_simplify,
+    identical, canonical_form, floor_lemmas, residue_cases, sums_closed_form, finite_expansion,
+    sympy_simplify,
 )

@@ -1,0 +1,214 @@
+"""Exercise 8.18: a 1D CNN for time-series classification.
+
+Part (a) is a small computation and is done here: five classes of synthetic multivariate
+series are generated with NumPy (fixed seed) and each class is checked to carry the
+signature it was designed with (trend slope, dominant frequency, step position, decaying
+envelope, drift).  Training and comparing the models (b-d) is out of scope; the engine still
+derives the temporal CNN's receptive field (:mod:`derive.conv.receptive`), output lengths
+(:mod:`derive.conv.shapes`) and the parameter counts of all three models
+(:mod:`derive.conv.costs`).
+
+The TemporalCNN is not specified by the exercise; we take three Conv1d layers (kernels 7,
+5, 3, 'same' padding, 3 -> 32 -> 64 -> 64 channels) with max pooling of 2 after the first two,
+global average pooling and a linear layer to the 5 classes.
+"""
+
+from derive.book import Part, Problem, Sheet
+
+CHANNELS, STEPS, PER_CLASS, CLASSES = 3, 128, 40, 5
+PERIOD_CYCLES, DAMPED_CYCLES, DRIFT, NOISE = 8, 4, 0.05, 0.3
+HIDDEN = 64                                            # MLP hidden width
+
+
+def _generate(seed: int = 818):
+    """(x, y, design): x of shape (5 * PER_CLASS, CHANNELS, STEPS), labels, and the
+    per-series design values each check compares against."""
+    import numpy as np
+    rng = np.random.default_rng(seed)
+    t = np.arange(STEPS)
+    xs, ys, design = [], [], []
+    for label in range(CLASSES):
+        for _ in range(PER_CLASS):
+            noise = NOISE * rng.standard_normal((CHANNELS, STEPS))
+            if label == 0:                                   # upward trend
+                slope = rng.uniform(0.01, 0.03, (CHANNELS, 1))
+                x, d = slope * t + noise, slope.ravel()
+            elif label == 1:                                 # periodic
+                phase = rng.uniform(0, 2 * np.pi, (CHANNELS, 1))
+                x, d = np.sin(2 * np.pi * PERIOD_CYCLES * t / STEPS + phase) + noise, None
+            elif label == 2:                                 # step
+                tau = int(rng.integers(STEPS // 4, 3 * STEPS // 4))
+                x, d = (t >= tau).astype(float) * 2.0 + noise, tau
+            elif label == 3:                                 # damped oscillation
+                x = (np.exp(-t / (STEPS / 4)) * 3 * np.sin(2 * np.pi * DAMPED_CYCLES * t / STEPS)
+                     + noise)
+                d = None
+            else:                                            # random walk with drift
+                x, d = np.cumsum(DRIFT + NOISE * rng.standard_normal((CHANNELS, STEPS)),
+                                 axis=1), None
+            xs.append(x)
+            ys.append(label)
+            design.append(d)
+    return np.stack(xs), np.array(ys), design
+
+
+def solve_a(sheet: Sheet) -> None:
+    import numpy as np
+
+    x, y, design = _generate()
+    t = np.arange(STEPS)
+    sheet.text(f"{PER_CLASS} series per class, {CHANNELS} channels, {STEPS} steps, Gaussian "
+               f"noise of standard deviation {NOISE} (seed 818): (0) upward trend with a "
+               f"random slope per channel, (1) a sine of {PERIOD_CYCLES} cycles with a random "
+               f"phase, (2) a step of height 2 at a random time, (3) a decaying sine of "
+               f"{DAMPED_CYCLES} cycles, (4) a random walk with drift {DRIFT} per step.")
+    sheet.numeric(x.shape, (CLASSES * PER_CLASS, CHANNELS, STEPS), method="array shape")
+    # (0) least-squares slopes against the designed ones
+    trend = np.flatnonzero(y == 0)
+    fitted = np.array([np.polyfit(t, x[i, c], 1)[0] for i in trend for c in range(CHANNELS)])
+    designed = np.concatenate([design[i] for i in trend])
+    sheet.numeric(fitted.reshape(-1, 1), designed.reshape(-1, 1), tol=4e-3,
+                  method="least-squares slope of every trend channel vs its designed slope "
+                         "(tolerance: about 5 standard errors of the fit)")
+    # (1) dominant frequency of every periodic channel
+    periodic = np.flatnonzero(y == 1)
+    peaks = [int(np.argmax(np.abs(np.fft.rfft(x[i, c]))[1:]) + 1) for i in periodic
+             for c in range(CHANNELS)]
+    sheet.numeric(np.array(peaks).reshape(-1, 1), np.full((len(peaks), 1), PERIOD_CYCLES),
+                  method="largest non-constant FFT bin of every periodic channel")
+    # (2) step position from the largest jump of a 9-step moving average
+    steps = np.flatnonzero(y == 2)
+    found = []
+    for i in steps:
+        smooth = np.convolve(x[i].mean(axis=0), np.ones(9) / 9, mode="valid")
+        found.append(int(np.argmax(smooth[9:] - smooth[:-9])) + 9)
+    err = max(abs(f - design[i]) for f, i in zip(found, steps))
+    sheet.numeric(err, 0, tol=4, method="largest distance (in steps) between the designed "
+                                        "step time and the largest jump of the smoothed mean")
+    # (3) decaying envelope: energy in the first quarter vs the last
+    damped = np.flatnonzero(y == 3)
+    q = STEPS // 4
+    ratio = min(float((x[i, :, :q] ** 2).sum() / (x[i, :, -q:] ** 2).sum()) for i in damped)
+    sheet.numeric(int(ratio > 4), 1, method=f"energy of the first quarter over the last: "
+                                            f"smallest ratio {ratio:.1f} over the class (> 4)")
+    # (4) drift: mean increment
+    walks = np.flatnonzero(y == 4)
+    inc = np.diff(x[walks], axis=2).mean()
+    se = NOISE / np.sqrt(len(walks) * CHANNELS * (STEPS - 1))
+    sheet.numeric(float(inc), DRIFT, tol=float(4 * se),
+                  method="mean increment of the random walks vs the drift (4 standard errors)")
+    sheet.answer("data set", f"{x.shape[0]} series of shape {CHANNELS} x {STEPS}, "
+                             f"{PER_CLASS} per class")
+
+
+def _cnn_layers():
+    from derive.conv.layers import Layer
+    return [Layer("conv", kernel=7, padding=3, in_channels=CHANNELS, out_channels=32,
+                  name="conv 7"),
+            Layer("maxpool", kernel=2, stride=2, name="pool 2"),
+            Layer("conv", kernel=5, padding=2, in_channels=32, out_channels=64, name="conv 5"),
+            Layer("maxpool", kernel=2, stride=2, name="pool 2"),
+            Layer("conv", kernel=3, padding=1, in_channels=64, out_channels=64, name="conv 3")]
+
+
+def _cnn_params() -> tuple[int, list]:
+    from derive.conv.costs import conv_cost, dense_cost
+    from derive.conv.shapes import output_size, pool_output_size
+
+    n, rows, total = STEPS, [], 0
+    for layer in _cnn_layers():
+        if layer.kind == "conv":
+            n = output_size(n, layer.kernel, layer.padding)
+            p = conv_cost(layer.in_channels, layer.out_channels, (1, layer.kernel), (1, n),
+                          convention="mac").params
+        else:
+            n = pool_output_size(n, layer.kernel, stride=layer.stride)
+            p = 0
+        total += p
+        rows.append((layer.name, n, p))
+    head = dense_cost(64, CLASSES, convention="mac").params
+    rows.append(("global average + linear", 1, head))
+    return total + head, rows
+
+
+def solve_b(sheet: Sheet) -> None:
+    from derive.conv.receptive import receptive_field, receptive_field_steps
+
+    total, rows = _cnn_params()
+    sheet.table(["layer", "length after", "parameters"], rows,
+                caption=f"The assumed TemporalCNN on {STEPS} steps (engine sizes and costs).")
+    steps = receptive_field_steps(_cnn_layers())
+    sheet.table(["layer", "field before", "field after", "jump after"],
+                [(r.name, r.before.size, r.after.size, r.after.jump) for r in steps],
+                caption="Receptive field in time steps (engine recurrence).")
+    field = receptive_field(_cnn_layers()).size
+    seen = {0}
+    for layer in reversed(_cnn_layers()):
+        seen = {layer.stride * i + u for i in seen for u in range(layer.kernel)}
+    sheet.numeric(field, len(seen), method="time steps one output unit depends on, "
+                                           "enumerated backwards through the layers")
+    import numpy as np
+    shapes = [(32, CHANNELS, 7), (32,), (64, 32, 5), (64,), (64, 64, 3), (64,), (CLASSES, 64),
+              (CLASSES,)]
+    sheet.numeric(total, int(sum(np.zeros(s).size for s in shapes)),
+                  method="entries of the weight and bias tensors, allocated with NumPy")
+    sheet.answer("TemporalCNN", f"{total:,} parameters, receptive field {field} steps "
+                                f"({STEPS} per series)")
+
+
+def solve_c(sheet: Sheet) -> None:
+    from derive.conv.costs import dense_cost
+
+    gap = dense_cost(CHANNELS, CLASSES, convention="mac").params
+    mlp = (dense_cost(CHANNELS * STEPS, HIDDEN, convention="mac").params
+           + dense_cost(HIDDEN, CLASSES, convention="mac").params)
+    cnn, _ = _cnn_params()
+    sheet.numeric(mlp, CHANNELS * STEPS * HIDDEN + HIDDEN + HIDDEN * CLASSES + CLASSES,
+                  method="weights and biases of the two dense layers, multiplied out")
+    sheet.table(["model", "parameters"],
+                [("(i) time average of each channel + linear", gap),
+                 (f"(ii) MLP on the flattened series (one hidden layer of {HIDDEN})", mlp),
+                 ("TemporalCNN", cnn)],
+                caption="Derived parameter counts; the accuracies need the training runs.")
+
+
+def solve_d(sheet: Sheet) -> None:
+    from derive.conv.receptive import receptive_field
+
+    field = receptive_field(_cnn_layers()).size
+    period = STEPS // PERIOD_CYCLES
+    sheet.numeric(int(field >= period), 1,
+                  method=f"the receptive field ({field} steps) spans a full period of the "
+                         f"periodic class ({period} steps)")
+    sheet.explain(
+        f"A convolution applies the same small filter at every time step, so a filter tuned "
+        f"to one cycle of an oscillation responds wherever the oscillation occurs, whatever "
+        f"its phase; global pooling then makes the decision independent of position. With a "
+        f"field of {field} steps each top unit sees more than one period of {period} steps. "
+        f"The MLP must learn a separate weight pattern for every phase and position from "
+        f"only {PER_CLASS} examples per class, and averaging over time removes the "
+        f"oscillation altogether (the mean of a sine over whole cycles is zero). Which model "
+        f"wins on these data is for the training runs to show.",
+        rests_on=["derive.conv.receptive.receptive_field"])
+
+
+PROBLEM = Problem(
+    id="8.18", set="chapter8", order=18, title="1D CNNs for time series",
+    source="Chapter 8, exercise 8.18",
+    statement=("Classify synthetic multivariate time series from five classes, each defined "
+               "by a temporal pattern, with a temporal CNN and two baselines."),
+    parts=(
+        Part("a", "Generate series from five classes: upward trend, periodic oscillations, a "
+                  "step, a damped oscillation and a random walk with drift.", solve_a),
+        Part("b", "Train the TemporalCNN on them.", solve_b, scope="out-of-scope",
+             reason="a training run; the network's receptive field, output lengths and "
+                    "parameter count are derived"),
+        Part("c", "Compare with (i) averaging each channel over time + a linear classifier and "
+                  "(ii) an MLP on the flattened series.", solve_c, scope="out-of-scope",
+             reason="the comparison is between trained models; their parameter counts are "
+                    "derived"),
+        Part("d", "Which model handles the periodic classes best, and why does locality help?",
+             solve_d, scope="out-of-scope",
+             reason="the first question is a measurement on the trained models of (b) and (c)"),
+    ),
+)

@@ -1,0 +1,98 @@
+"""Exercise 8.25: TextCNN item embeddings in the progressive project.
+
+The project's item catalogue and the training runs are not part of the course material, so
+the three parts are out of scope.  The engine still derives, for the three TextCNN
+configurations, the parameter count (:mod:`derive.conv.costs`), the embedding dimension
+(one max-pooled value per filter) and the n-gram widths seen; and the cost of the
+pairwise cosine similarities of part (b).  Counts are cross-checked with NumPy allocations
+and PyTorch modules when installed.
+
+Assumptions stated here: word-embedding dimension E = 128, vocabulary V = 20,000, base
+filter count F = 128 per kernel size.
+"""
+
+from derive.book import Part, Problem, Sheet
+
+VOCAB, EMBED, FILTERS, LENGTH = 20_000, 128, 128, 256
+CONFIGS = (("(i) kernels [3]", (3,), FILTERS),
+           ("(ii) kernels [3, 5, 7]", (3, 5, 7), FILTERS),
+           ("(iii) kernels [3, 4, 5], twice the filters", (3, 4, 5), 2 * FILTERS))
+
+
+def _encoder_params(kernels, filters) -> int:
+    """Embedding table + filter banks (the encoder; a classifier head comes on top)."""
+    from derive.conv.costs import conv_cost, dense_cost
+    from derive.conv.shapes import output_size
+    table = dense_cost(VOCAB, EMBED, bias=False, convention="mac").params
+    return table + sum(conv_cost(EMBED, filters, (1, k), (1, output_size(LENGTH, k)),
+                                 convention="mac").params for k in kernels)
+
+
+def solve_a(sheet: Sheet) -> None:
+    import numpy as np
+
+    from derive.conv.layers import Layer
+    from derive.conv.receptive import receptive_field
+
+    rows = []
+    for name, kernels, filters in CONFIGS:
+        params = _encoder_params(kernels, filters)
+        entries = (np.zeros((VOCAB, EMBED)).size
+                   + sum(np.zeros((filters, EMBED, k)).size + filters for k in kernels))
+        sheet.numeric(params, int(entries), method=f"{name}: entries of the embedding table, "
+                                                   f"filters and biases")
+        widths = [receptive_field([Layer("conv", kernel=k)]).size for k in kernels]
+        rows.append((name, len(kernels) * filters, ", ".join(map(str, widths)), params,
+                     params - VOCAB * EMBED))
+    try:
+        import torch
+    except ImportError:  # PyTorch is optional
+        torch = None
+    if torch is not None:
+        nn = torch.nn
+        for name, kernels, filters in CONFIGS:
+            mods = nn.ModuleList([nn.Embedding(VOCAB, EMBED)]
+                                 + [nn.Conv1d(EMBED, filters, k) for k in kernels])
+            sheet.numeric(_encoder_params(kernels, filters),
+                          sum(p.numel() for p in mods.parameters()),
+                          method=f"{name}: torch.nn modules (PyTorch installed)")
+    sheet.table(["configuration", "item embedding dimension", "n-gram widths",
+                 "encoder parameters", "without the embedding table"], rows,
+                caption="Derived; the classification accuracy of each needs training.")
+
+
+def solve_b(sheet: Sheet) -> None:
+    from derive.conv.costs import dense_cost
+
+    items = 10_000
+    dims = [len(k) * f for _, k, f in CONFIGS]
+    rows = [(name, d, dense_cost(d, items, bias=False, convention="mac").flops * items)
+            for (name, _, _), d in zip(CONFIGS, dims)]
+    sheet.numeric(rows[0][2], items * items * dims[0],
+                  method="one multiply-add per item pair and embedding coordinate")
+    sheet.table(["configuration", "dimension", f"multiply-adds for all pairs of {items:,} "
+                                               "items"], rows,
+                caption="Pairwise cosine similarities of unit-normalized embeddings are one "
+                        "matrix product (illustrative catalogue size).")
+
+
+PROBLEM = Problem(
+    id="8.25", set="chapter8", order=25, title="TextCNN item embeddings",
+    source="Chapter 8, exercise 8.25",
+    statement=("In the course's progressive project, item descriptions are embedded with a "
+               "TextCNN. Compare three configurations: (i) kernel size 3 only, (ii) kernel "
+               "sizes 3, 5 and 7, (iii) kernel sizes 3, 4 and 5 with twice as many filters."),
+    parts=(
+        Part("a", "Train the three configurations and compare embedding quality through "
+                  "category classification accuracy.", solve_a, scope="out-of-scope",
+             reason="needs the project's item catalogue and training runs; the parameter "
+                    "counts, embedding dimensions and n-gram widths are derived"),
+        Part("b", "Embed the whole catalogue, compute pairwise cosine similarities and "
+                  "visualize the clusters (t-SNE or UMAP).", solve_b, scope="out-of-scope",
+             reason="needs the trained encoders and the catalogue; the cost of the similarity "
+                    "matrix is derived"),
+        Part("c", "Compare the nearest neighbours of five random items under the CNN "
+                  "embeddings and under TF-IDF vectors.", scope="out-of-scope",
+             reason="a qualitative judgement on the trained model's neighbours"),
+    ),
+)

@@ -86,14 +86,15 @@ class Summary:
     buffers: int
     flops: int
     flops_all: int
-    receptive_field: ReceptiveField
+    receptive_field: ReceptiveField | None
     rf_layer: str
     rf_note: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: ``params``, ``flops`` {value, convention, ...}, ``receptive_field``
         {size, jump, start, ...}, ``layers``."""
-        rf: dict[str, Any] = _rf_dict(self.receptive_field)
+        rf: dict[str, Any] | None = (None if self.receptive_field is None
+                                     else _rf_dict(self.receptive_field))
         rf["layer"] = self.rf_layer
         if self.rf_note:
             rf["note"] = self.rf_note
@@ -142,8 +143,9 @@ class Summary:
                 f"[convention '{self.convention}': {meaning}]",
                 f"{unit} of all layers (adds batch norm, pooling, residual adds, gates): "
                 f"{self.flops_all:,}",
-                f"Receptive field of the last feature map ({self.rf_layer}): size {rf.size}, "
-                f"jump {rf.jump}, start {rf.start}"]
+                (f"Receptive field of the last feature map ({self.rf_layer}): size {rf.size}, "
+                 f"jump {rf.jump}, start {rf.start}") if rf is not None else
+                "Receptive field: not defined past a transposed convolution"]
         if self.rf_note:
             out.append(f"  note: {self.rf_note}")
         out.append(rule)
@@ -269,8 +271,8 @@ class _Walker:
                     raise exc.with_context(
                         f"in layer {item.name or item.kind!r} (input shape {list(shape)})"
                     ) from None
-                if item.kind in ("gap", "flatten", "dense"):
-                    own = None
+                if item.kind in ("gap", "flatten", "dense", "deconv"):
+                    own = None  # no receptive field is defined past these layers
                 rf = None
                 if own is not None and prefix is not None:
                     own = own + [item]
@@ -379,7 +381,10 @@ def summarize(arch: Architecture, *, convention: str, input_size: int | None = N
     walker = _Walker(convention)
     shape, _ = walker.walk(arch.features, (c, h, w), [], 0)
     chain, gated = _rf_chain(arch.features)
-    rf = receptive_field(chain)
+    try:
+        rf: ReceptiveField | None = receptive_field(chain)
+    except UnsupportedError:
+        rf = None  # e.g. a transposed convolution: the field is not defined by the recurrence
     walker.walk(arch.head, shape, None, 0)
     rows = tuple(walker.rows)
     note = ("squeeze-excitation gates pool over the whole map; they are treated as "

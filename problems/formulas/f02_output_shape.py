@@ -1,0 +1,218 @@
+"""Formula sheet, section 2: output shape arithmetic.
+
+The sizes come from :func:`derive.conv.shapes.output_size` and its derivation from the
+indexed-sum model (:func:`derive.conv.shapes.output_size_derivation`), each line checked;
+the cross-checks enumerate window positions by brute force over a grid of configurations
+and, when PyTorch is installed, compare with its convolution's output shapes.
+"""
+
+from derive.book import Part, Problem, Sheet
+
+
+def _ints(a):
+    """An integer array when every entry is an integer (float64 arithmetic on small integers
+    is exact), so the comparison is exact; otherwise the float array itself."""
+    import numpy as np
+
+    a = np.asarray(a, dtype=float)
+    return np.rint(a).astype(np.int64) if np.all(a == np.rint(a)) else a
+
+
+def _count_windows(n: int, k: int, p: int = 0, s: int = 1, d: int = 1) -> int:
+    """Brute force: window starts 0, s, 2s, ... in the padded input whose last tap fits."""
+    return sum(1 for t in range(0, n + 2 * p, s) if t + d * (k - 1) <= n + 2 * p - 1)
+
+
+def _grid(max_n=9, max_k=4, max_p=2, max_s=3, max_d=2):
+    for n in range(1, max_n + 1):
+        for k in range(1, max_k + 1):
+            for p in range(0, max_p + 1):
+                for s in range(1, max_s + 1):
+                    for d in range(1, max_d + 1):
+                        if d * (k - 1) + 1 <= n + 2 * p:
+                            yield n, k, p, s, d
+
+
+def _torch():
+    try:
+        import torch
+    except ImportError:  # PyTorch is optional
+        return None
+    return torch
+
+
+# ------------------------------------------------------------------------------ 2.1
+def solve_2_1(sheet: Sheet) -> None:
+    import sympy
+
+    from derive.conv.model import conv_model
+    from derive.conv.shapes import output_size, output_size_derivation
+    from derive.symbols import syms
+
+    H, K, S = syms("H K S")
+    view = conv_model(1, padding=0, dilation=1).axis_view(0)
+    sheet.text("Relation: with stride S the window of output i starts at input position S*i, "
+               "so consecutive outputs are S input positions apart. Symbols: H input length, "
+               "K kernel size, S >= 1 stride, no padding (x_pad = x), i = 0, 1, ... the "
+               "output index.")
+    sheet.derive(view.lhs, [(view.rhs, "definition: the model along one axis at P = 0, D = 1")])
+    sheet.derive("H_out", output_size_derivation(H, K, 0, S))
+    sheet.claim(output_size(H, K, 0, S), sympy.ceiling((H - K + 1) / S),
+                why="equivalently, the number of multiples of S among 0, ..., H - K")
+    cases = [(n, k, s) for n, k, p, s, d in _grid() if p == 0 and d == 1]
+    sheet.numeric([output_size(n, k, 0, s) for n, k, s in cases],
+                  [_count_windows(n, k, 0, s) for n, k, s in cases],
+                  method=f"brute-force count of window starts for {len(cases)} (H, K, S) "
+                         f"with H <= 9, K <= 4, S <= 3")
+    sheet.answer("strided window", sympy.Eq(view.lhs, view.rhs, evaluate=False))
+
+
+# ------------------------------------------------------------------------------ 2.2
+def solve_2_2(sheet: Sheet) -> None:
+    import numpy as np
+    import sympy
+
+    from derive.conv.shapes import output_size, output_size_derivation
+    from derive.symbols import syms
+
+    H, K, P = syms("H K P")
+    sheet.text("Relation: P zeros on each side make the input H + 2P long; at stride 1 there "
+               "are H + 2P - K + 1 windows. Symbols: H input size, K kernel size, P >= 0 "
+               "padding per side, K <= H + 2P.")
+    sheet.derive("H_out", output_size_derivation(H, K, P, 1), assume=["P >= 0", "H + 2*P >= K"])
+    cases = [(n, k, p) for n, k, p, s, d in _grid() if s == 1 and d == 1]
+    padded = [np.lib.stride_tricks.sliding_window_view(np.pad(np.zeros(n), p), k).shape[0]
+              for n, k, p in cases]
+    sheet.numeric([output_size(n, k, p) for n, k, p in cases], padded,
+                  method=f"numpy.pad then sliding_window_view for {len(cases)} (H, K, P)")
+    sheet.answer("padded output size, stride 1",
+                 sympy.Eq(sympy.Symbol("H_out"), output_size(H, K, P)))
+
+
+# ------------------------------------------------------------------------------ 2.3
+def solve_2_3(sheet: Sheet) -> None:
+    import numpy as np
+    import sympy
+
+    from derive.conv.model import conv_model
+    from derive.conv.shapes import effective_kernel, output_size
+    from derive.numeric import conv2d
+    from derive.symbols import syms
+
+    K, D, H = syms("K D H")
+    model = conv_model(1, padding=0, stride=1)
+    view = model.axis_view(0)
+    sheet.text("Relation: with dilation D the taps of a kernel of size K are D positions "
+               "apart, so the kernel covers an effective width K_eff = D(K - 1) + 1 with the "
+               "same K parameters. Symbols: K >= 1 kernel size, D >= 1 dilation (D = 1 is an "
+               "ordinary convolution).")
+    sheet.derive(view.lhs, [(view.rhs, "definition: the model along one axis at S = 1, P = 0")])
+    idx = model.window_index(0)
+    u = [s for s in idx.free_symbols if s.name == "u"][0]
+    sheet.derive("K_eff", [
+        (idx.subs(u, K - 1) - idx.subs(u, 0) + 1, "last tap minus first tap, plus one"),
+        (effective_kernel(K, D), "the engine's effective kernel width")])
+    sheet.claim(output_size(H, K, 0, 1, D), H - effective_kernel(K, D) + 1,
+                assume=["H >= D*(K - 1) + 1"],
+                why="a dilated kernel slides like a dense kernel of width K_eff")
+    spans = [(k, d) for k in range(1, 6) for d in range(1, 5)]
+    sheet.numeric([effective_kernel(k, d) for k, d in spans],
+                  [max(d * u_ for u_ in range(k)) - min(d * u_ for u_ in range(k)) + 1
+                   for k, d in spans],
+                  method="span of the tap positions {0, D, ..., D(K - 1)}, 20 (K, D) pairs")
+    rng = np.random.default_rng(0)
+    x = rng.integers(-3, 4, size=(1, 1, 9, 9)).astype(float)
+    w = rng.integers(-3, 4, size=(1, 1, 3, 3)).astype(float)
+    stuffed = np.zeros((1, 1, 5, 5))
+    stuffed[:, :, ::2, ::2] = w                       # zeros between the taps
+    sheet.numeric(_ints(conv2d(x, w, dilation=2)),
+                  _ints(conv2d(x, stuffed)),
+                  method="a 3x3 kernel at dilation 2 against the 5x5 kernel with zeros "
+                         "stuffed between its taps, on a 9x9 integer image")
+    sheet.answer("dilated kernel width", sympy.Eq(sympy.Symbol("K_eff"), effective_kernel(K, D)))
+
+
+# ------------------------------------------------------------------------------ 2.4
+def solve_2_4(sheet: Sheet) -> None:
+    import sympy
+
+    from derive.conv.shapes import output_size, output_size_derivation
+    from derive.symbols import syms
+
+    H, K, P, S, D = syms("H K P S D")
+    sheet.text("Relation (general): the number of windows of width D(K - 1) + 1 that start at "
+               "0, S, 2S, ... and fit in the padded input of length H + 2P. Symbols: H input "
+               "size, K kernel, P >= 0 padding, S >= 1 stride, D >= 1 dilation, with "
+               "D(K - 1) + 1 <= H + 2P. The same formula holds for the width with W.")
+    sheet.derive("H_out", output_size_derivation(H, K, P, S, D), assume=["P >= 0"])
+    cases = list(_grid())
+    sheet.numeric([output_size(*c) for c in cases], [_count_windows(*c) for c in cases],
+                  method=f"brute-force count of window starts over {len(cases)} "
+                         f"configurations (H <= 9, K <= 4, P <= 2, S <= 3, D <= 2)")
+    torch = _torch()
+    if torch is not None:
+        few = cases[::97]
+        shapes = []
+        for n, k, p, s, d in few:
+            layer = torch.nn.Conv2d(1, 1, k, stride=s, padding=p, dilation=d, bias=False)
+            shapes.append(int(layer(torch.zeros(1, 1, n, n)).shape[-1]))
+        sheet.numeric([output_size(*c) for c in few], shapes,
+                      method=f"torch.nn.Conv2d output height for {len(few)} configurations "
+                             f"(PyTorch installed)")
+    sheet.answer("output height", sympy.Eq(sympy.Symbol("H_out"), output_size(H, K, P, S, D)))
+
+
+# ------------------------------------------------------------------------------ 2.5
+def solve_2_5(sheet: Sheet) -> None:
+    import sympy
+
+    from derive.conv.shapes import half_padding, output_size
+    from derive.symbols import syms
+
+    H, K, m = syms("H K m")
+    sheet.text("Relation: for an odd kernel K = 2m + 1 at stride 1, the padding "
+               "P = (K - 1)/2 = m keeps the size: H_out = H ('same' convolution). Symbols: "
+               "m >= 0 integer (so K is odd), H input size. For even K no symmetric padding "
+               "works: P = floor((K - 1)/2) gives H - 1.")
+    with sympy.evaluate(False):
+        half = half_padding(K).xreplace({K: 2 * m + 1})
+        same = output_size(H, K, half_padding(K), 1).xreplace({K: 2 * m + 1})
+    sheet.claim(half, m, assume=["m >= 0"],
+                why="the engine's half padding floor((K - 1)/2) at K = 2m + 1 is m")
+    sheet.derive("H_out", [
+        (same, "the engine's output size at stride 1 with that padding, K = 2m + 1"),
+        (H, "simplify")], assume=["m >= 0"])
+    sheet.claim(output_size(H, K, half_padding(K), 1), H - 1, assume=["K even", "H >= K"],
+                why="for an even kernel the same rule loses one position")
+    cases = [(n, k) for n in range(1, 12) for k in (1, 3, 5, 7) if k <= n + k - 1]
+    sheet.numeric([output_size(n, k, half_padding(k)) for n, k in cases],
+                  [sum(1 for t in range(n + k - 1) if t + k - 1 <= n + k - 2) for n, k in cases],
+                  method="brute-force window count with (K - 1)/2 zeros per side, "
+                         "H <= 11, K in {1, 3, 5, 7}")
+    with sympy.evaluate(False):
+        rule = sympy.Eq(sympy.Symbol("P"), (K - 1) / 2)
+    sheet.answer("same padding (odd K)", rule)
+
+
+PROBLEM = Problem(
+    id="formulas-2", set="formulas", order=2, title="Output shape arithmetic",
+    source="Chapter notes, section 2",
+    statement=("How stride, padding and dilation fix the spatial size of a convolution's "
+               "output."),
+    parts=(
+        Part("2.1", "Stride: the window advances S pixels at a time. Which inputs does each "
+                    "output read, and how many outputs are there?",
+             solve_2_1),
+        Part("2.2", "Padding: zeros around the border set the output size. Give it at "
+                    "stride 1.",
+             solve_2_2),
+        Part("2.3", "Dilation: gaps between the kernel taps. How wide is the region a "
+                    "dilated kernel covers?",
+             solve_2_3),
+        Part("2.4", "Output height: the spatial size after a convolution with padding, "
+                    "stride and dilation.",
+             solve_2_4),
+        Part("2.5", "Same convolution: which padding keeps the size unchanged at stride 1?",
+             solve_2_5),
+    ),
+)

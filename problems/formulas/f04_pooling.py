@@ -1,0 +1,264 @@
+"""Formula sheet, section 4: pooling and downsampling.
+
+Pooling windows are read off the same index map as the convolution model
+(:meth:`derive.conv.model.ConvModel.window_index`), sizes come from
+:func:`derive.conv.shapes.pool_output_size` and :func:`~derive.conv.shapes.output_size`,
+the low-pass argument from :func:`derive.conv.frequency.frequency_response`.  Cross-checks:
+explicit loops over windows, NumPy reductions and sampled cosines.
+"""
+
+from derive.book import Part, Problem, Sheet
+
+SEED = 0
+
+
+def _ints(a):
+    """An integer array when every entry is an integer (float64 arithmetic on small integers
+    is exact), so the comparison is exact; otherwise the float array itself."""
+    import numpy as np
+
+    a = np.asarray(a, dtype=float)
+    return np.rint(a).astype(np.int64) if np.all(a == np.rint(a)) else a
+
+
+def _window_indices(kernel, stride):
+    """Input positions (rows, cols) of output (i, j) for a K x K window at stride S, read off
+    the convolution model's index map (dilation 1, no padding)."""
+    from derive.conv.model import conv_model
+
+    model = conv_model(2, kernel=kernel, stride=stride, padding=0, dilation=1)
+    rows = model.window_index(0)
+    cols = model.window_index(1)
+    u = [s for s in rows.free_symbols if s.name == "u"][0]
+    v = [s for s in cols.free_symbols if s.name == "v"][0]
+    return [(rows.subs(u, a), cols.subs(v, b)) for a in range(kernel) for b in range(kernel)]
+
+
+def _pool_loops(x, k, s, reduce):
+    """Brute force pooling of a 2D list: every window at stride s, reduced by ``reduce``."""
+    n, m = len(x), len(x[0])
+    return [[reduce([x[i * s + u][j * s + v] for u in range(k) for v in range(k)])
+             for j in range((m - k) // s + 1)] for i in range((n - k) // s + 1)]
+
+
+# ------------------------------------------------------------------------------ 4.1
+def solve_4_1(sheet: Sheet) -> None:
+    import numpy as np
+    import sympy
+
+    from derive.conv.costs import max_pool_cost
+    from derive.conv.shapes import pool_output_size
+    from derive.numeric import max_pool2d
+    from derive.symbols import syms
+
+    H, K = syms("H K")
+    x = sympy.IndexedBase("x")
+    i, j = sympy.symbols("i j", integer=True, nonnegative=True)
+    window = _window_indices(2, 2)
+    sheet.text("Relation: y[i, j] is the largest value of the K x K window starting at "
+               "(S i, S j); the windows are those of a convolution with the same kernel size "
+               "and stride, and there are no parameters. Symbols: K window size, S stride "
+               "(default S = K, non-overlapping windows), H input size. Shown for K = S = 2:")
+    sheet.derive(sympy.IndexedBase("y")[i, j],
+                 [(sympy.Max(*[x[r, c] for r, c in window], evaluate=False),
+                   "definition: the maximum over the window read off the model's index map")])
+    sheet.claim(pool_output_size(H, K), sympy.floor(H / K),
+                why="with S = K the windows tile the input: floor(H/K) of them per axis")
+    cost = max_pool_cost(sympy.Symbol("C", positive=True, integer=True), K,
+                         sympy.Symbol("H_out", positive=True, integer=True), convention="mac")
+    sheet.table(["parameters", "multiply-adds", "comparisons"],
+                [(cost.params, cost.flops, cost.comparisons)],
+                caption="The engine's cost of max pooling C channels to an H_out x H_out map.")
+    rng = np.random.default_rng(SEED)
+    img = rng.integers(-9, 10, size=(7, 8))
+    ref = _pool_loops(img.tolist(), 2, 2, max)
+    got = max_pool2d(img.reshape(1, 1, 7, 8).astype(float), 2)[0, 0]
+    sheet.numeric(_ints(got), np.array(ref),
+                  method="maximum of every 2 x 2 window in explicit loops on a 7 x 8 image "
+                         "(the last row is dropped: floor(7/2) = 3)")
+    sheet.answer("max pooling output size (S = K)", sympy.floor(H / K))
+
+
+# ------------------------------------------------------------------------------ 4.2
+def solve_4_2(sheet: Sheet) -> None:
+    import numpy as np
+    import sympy
+
+    from derive.conv.backward import forward
+    from derive.numeric import avg_pool2d, conv2d
+    from derive.symbols import syms
+
+    K, D = syms("K D")
+    fw = forward(2)
+    w = sympy.IndexedBase("w")
+    rhs = fw.rhs.xreplace({D: 1})
+    rhs = rhs.xreplace({ref: 1 / K**2 for ref in rhs.atoms(sympy.Indexed) if ref.base == w})
+    sheet.text("Relation: average pooling is a convolution of each channel with the constant "
+               "kernel 1/K^2 (depthwise, not learned): y[i, j] = (1/K^2) sum_{u,v} "
+               "x[S i + u, S j + v]. Symbols: K window size, S stride, u, v = 0, ..., K - 1.")
+    sheet.derive(sympy.IndexedBase("y")[fw.out_index],
+                 [(rhs, "definition: the model with every weight equal to 1/K^2")])
+    t = sympy.Symbol("t", integer=True, nonnegative=True)
+    sheet.derive("sum of the weights", [
+        (sympy.Sum(1 / K**2, (t, 0, K**2 - 1)), "K^2 taps t = K u + v, each weighing 1/K^2"),
+        (sympy.Integer(1), "evaluate: a constant image is left unchanged")])
+    rng = np.random.default_rng(SEED)
+    x = 9.0 * rng.integers(-5, 6, size=(1, 3, 6, 6))      # window means are integers
+    ref = [_pool_loops(x[0, c].astype(int).tolist(), 3, 3, lambda vals: sum(vals) // len(vals))
+           for c in range(3)]
+    sheet.numeric(_ints(avg_pool2d(x, 3)[0]), np.array(ref),
+                  method="mean of every 3 x 3 window in explicit integer loops, 3 channels "
+                         "(inputs are multiples of 9, so the means are exact integers)")
+    ones = np.ones((3, 1, 3, 3))
+    sheet.numeric(_ints(avg_pool2d(x, 3)), _ints(conv2d(x, ones, stride=3, groups=3) / 9),
+                  method="a depthwise convolution with the all-ones 3 x 3 kernel at stride 3, "
+                         "divided by 9")
+    sheet.answer("average pooling", sympy.Eq(sympy.IndexedBase("y")[fw.out_index], rhs,
+                                             evaluate=False))
+
+
+# ------------------------------------------------------------------------------ 4.3
+def solve_4_3(sheet: Sheet) -> None:
+    import numpy as np
+    import sympy
+
+    from derive.conv.costs import conv_cost
+    from derive.conv.model import conv_model
+    from derive.conv.shapes import output_size
+    from derive.numeric import conv2d
+    from derive.symbols import syms
+
+    S, K, m, c = syms("S K m C")
+    i = sympy.Symbol("i", integer=True, nonnegative=True)
+    strided = conv_model(1, stride=S).axis_view(0)
+    unit = conv_model(1, stride=1).axis_view(0)
+    sheet.text("Relation: a stride-S convolution is the stride-1 convolution kept at every "
+               "S-th position, y_S[i] = y_1[S i]; it downsamples with learned weights. With "
+               "K = S, no padding and H = S m it maps m S positions to m. Symbols: S >= 1 "
+               "stride, K kernel, P >= 0 padding, D dilation.")
+    sheet.claim(strided.rhs, unit.rhs.xreplace({i: S * i}),
+                why="the stride-S model at i reads exactly what the stride-1 model reads at S i")
+    sheet.claim(output_size(S * m, S, 0, S), m,
+                why="non-overlapping S x S windows on an S m input give m outputs")
+    coarse = conv_cost(c, c, K, m, bias=False, convention="mac").flops
+    fine = conv_cost(c, c, K, S * m, bias=False, convention="mac").flops
+    ratio = sympy.Mul(coarse, sympy.Pow(fine, -1, evaluate=False), evaluate=False)
+    sheet.claim(ratio, 1 / S**2,
+                why="at the same padding it computes 1/S^2 of the outputs of the stride-1 "
+                    "layer, so 1/S^2 of its multiply-adds")
+    rng = np.random.default_rng(SEED)
+    x = rng.integers(-3, 4, size=(1, 2, 9, 9)).astype(float)
+    w = rng.integers(-3, 4, size=(3, 2, 3, 3)).astype(float)
+    sheet.numeric(_ints(conv2d(x, w, stride=2, padding=1)),
+                  _ints(conv2d(x, w, stride=1, padding=1)[:, :, ::2, ::2]),
+                  method="stride-1 output subsampled with [::2, ::2] (NumPy), 3x3 kernel, "
+                         "padding 1, 9 x 9 input")
+    sheet.answer("strided convolution", sympy.Eq(sympy.Symbol("y_S[i]"),
+                                                 sympy.Symbol("y_1[S*i]"), evaluate=False))
+
+
+# ------------------------------------------------------------------------------ 4.4
+def solve_4_4(sheet: Sheet) -> None:
+    import numpy as np
+    import sympy
+
+    from derive.conv.costs import global_avg_pool_cost
+    from derive.conv.shapes import pool_output_size
+    from derive.numeric import avg_pool2d
+    from derive.symbols import syms
+
+    H, W, C = syms("H W C")
+    x = sympy.IndexedBase("x")
+    c = sympy.Symbol("c", integer=True, nonnegative=True)
+    i, j = sympy.symbols("i j", integer=True, nonnegative=True)
+    gap = sympy.Sum(x[c, i, j], (i, 0, H - 1), (j, 0, W - 1)) / (H * W)
+    sheet.text("Relation: global average pooling replaces each channel map by its mean, "
+               "giving a length-C vector whatever H and W are. It is average pooling with a "
+               "window the size of the map. Symbols: C channels, H x W map, c < C.")
+    sheet.derive(sympy.IndexedBase("y")[c], [(gap, "definition: the mean of channel c")])
+    K = sympy.Symbol("K", integer=True, positive=True)
+    with sympy.evaluate(False):
+        once = pool_output_size(H, K, 0, K).xreplace({K: H})
+    sheet.claim(once, 1, why="the pooling size with an H-wide window at stride H: one output "
+                             "per channel")
+    cost = global_avg_pool_cost(C, (H, W), convention="mac")
+    sheet.table(["parameters", "multiply-adds"], [(cost.params, cost.flops)],
+                caption="The engine's cost of global average pooling.")
+    rng = np.random.default_rng(SEED)
+    shapes = [(5, 7), (8, 3)]
+    for h, w in shapes:
+        t = float(h * w) * rng.integers(-5, 6, size=(2, 4, h, w))   # exact integer means
+        sheet.numeric(_ints(avg_pool2d(t, (h, w))[:, :, 0, 0]),
+                      t.astype(int).sum(axis=(2, 3)) // (h * w),
+                      method=f"integer sum over the spatial axes of a (2, 4, {h}, {w}) batch "
+                             f"divided by {h * w}")
+    t = rng.integers(-5, 6, size=(1, 3, 5, 6))
+    sheet.numeric(np.roll(t, (2, 3), axis=(2, 3)).sum(axis=(2, 3)),
+                  t.sum(axis=(2, 3)),
+                  method="the spatial sum (so the mean) of a circularly shifted map "
+                         "(numpy.roll): the pooled vector is shift invariant")
+    sheet.answer("global average pooling", sympy.Eq(sympy.IndexedBase("y")[c], gap,
+                                                    evaluate=False))
+
+
+# ------------------------------------------------------------------------------ 4.5
+def solve_4_5(sheet: Sheet) -> None:
+    import numpy as np
+    import sympy
+
+    from derive.conv.frequency import binomial_kernel, frequency_response
+    from derive.symbols import sym
+
+    S = sym("S")
+    omega = sympy.Symbol("omega", real=True)
+    n = sympy.Symbol("n", integer=True)
+    sheet.text("Relation: keeping every S-th sample of cos(omega t) gives cos(S omega n), and "
+               "the frequencies omega and omega + 2 pi/S give identical samples, so they "
+               "cannot be told apart after downsampling (aliasing). Only |omega| < pi/S is "
+               "represented faithfully (the Nyquist limit of the coarse grid), so a low-pass "
+               "filter should remove higher frequencies first. Symbols: omega real "
+               "(radians per input sample), S >= 1 stride, n any integer.")
+    sheet.claim(sympy.cos(omega * S * n), sympy.cos((omega + 2 * sympy.pi / S) * S * n),
+                assume=["omega real", "n integer"],
+                why="the two frequencies agree at every kept sample t = S n")
+    response = frequency_response(binomial_kernel(2))
+    w_ = response.variables[0]
+    sheet.claim(response.real, (1 + sympy.cos(w_)) / 2, assume=[f"{w_.name} real"],
+                why="the blur kernel (1, 2, 1)/4 multiplies frequency omega by (1 + cos omega)/2")
+    sheet.claim(sympy.Subs(response.expr, w_, sympy.pi), 0,
+                why="it removes the highest frequency pi completely before subsampling")
+    freq, s = 0.3, 2
+    grid = np.arange(64)
+    fine = np.cos((freq + 2 * np.pi / s) * grid)
+    coarse = np.cos(freq * grid)
+    kept = float(np.max(np.abs(fine[::s] - coarse[::s])))
+    sheet.numeric(kept, 0.0, tol=1e-9,
+                  method="largest difference between cos(0.3 t) and cos((0.3 + pi) t) at the "
+                         "32 kept samples t = 0, 2, ..., 62 (NumPy)")
+    diff = float(np.max(np.abs(fine - coarse)))
+    sheet.table(["signal", "max difference on the full grid", "on the stride-2 grid"],
+                [("cos(0.3 t) vs cos((0.3 + pi) t)", f"{diff:.3f}", f"{kept:.1e}")],
+                caption="Different signals before subsampling, identical after it.")
+    sheet.answer("aliasing", sympy.Eq(sympy.cos(omega * S * n),
+                                      sympy.cos((omega + 2 * sympy.pi / S) * S * n),
+                                      evaluate=False))
+    sheet.answer("Nyquist limit after stride S", sympy.pi / S)
+
+
+PROBLEM = Problem(
+    id="formulas-4", set="formulas", order=4, title="Pooling and downsampling",
+    source="Chapter notes, section 4",
+    statement="Ways to reduce spatial resolution and what they cost or lose.",
+    parts=(
+        Part("4.1", "Max pooling: keep the maximum of each window.", solve_4_1),
+        Part("4.2", "Average pooling: replace each window by its mean.", solve_4_2),
+        Part("4.3", "Strided convolution: downsample with learned weights instead of a "
+                    "fixed pooling rule.",
+             solve_4_3),
+        Part("4.4", "Global average pooling: reduce each channel map to a single number.",
+             solve_4_4),
+        Part("4.5", "Aliasing: what goes wrong when a signal is subsampled without "
+                    "smoothing it first?",
+             solve_4_5),
+    ),
+)

@@ -78,6 +78,32 @@ class DerivePrinter(LatexPrinter):
     """
 
     printmethod = "_derive_latex"
+
+    # Constants print themselves through ``_latex`` in SymPy; with our own print method
+    # name they need explicit rules.
+    def _print_Pi(self, expr: Any) -> str:
+        return r"\pi"
+
+    def _print_Exp1(self, expr: Any) -> str:
+        return "e"
+
+    def _print_ImaginaryUnit(self, expr: Any) -> str:
+        return "i"
+
+    def _print_Infinity(self, expr: Any) -> str:
+        return r"\infty"
+
+    def _print_NegativeInfinity(self, expr: Any) -> str:
+        return r"-\infty"
+
+    def _print_ComplexInfinity(self, expr: Any) -> str:
+        return r"\tilde{\infty}"
+
+    def _print_NaN(self, expr: Any) -> str:
+        return r"\text{NaN}"
+
+    def _print_EulerGamma(self, expr: Any) -> str:
+        return r"\gamma"
     _default_settings = {**LatexPrinter._default_settings, "mat_str": "bmatrix",
                          "mat_delim": "", "mat_symbol_style": "bold"}
 
@@ -137,8 +163,8 @@ class DerivePrinter(LatexPrinter):
     def _print_Indexed(self, expr: Any) -> str:
         base = self._print(expr.base)
         indices = ", ".join(self._print(i) for i in expr.indices)
-        if "_" in base or "^" in base:
-            base = "{%s}" % base
+        if "_" in base or "^" in base:  # already subscripted: index in brackets
+            return r"%s\left[%s\right]" % (base, indices)
         return f"{base}_{{{indices}}}"
 
     def _print_MatrixSymbol(self, expr: Any) -> str:
@@ -192,8 +218,8 @@ def _value(value: Any, printer: DerivePrinter) -> str:
         return r"\text{%s}" % ("true" if value else "false")
     if isinstance(value, int):
         return str(value)
-    if isinstance(value, float):
-        return _float(value)
+    if isinstance(value, float):  # also NumPy's float64, a float subclass
+        return _float(float(value))
     if isinstance(value, Fraction):
         return printer.doprint(sympy.Rational(value.numerator, value.denominator))
     if isinstance(value, str):
@@ -217,8 +243,15 @@ def _value(value: Any, printer: DerivePrinter) -> str:
 
 
 def _float(x: float) -> str:
-    """Shortest round-trip form, with powers of ten written as such."""
+    """Shortest round-trip form when short, else 6 significant digits; powers of ten
+    written as such.
+
+    >>> _float(0.25), _float(0.4986805555555556), _float(3e-12)
+    ('0.25', '0.498681', '3 \\\\times 10^{-12}')
+    """
     text = repr(x)
+    if len(text) > 10 and text not in ("inf", "-inf", "nan"):
+        text = f"{x:.6g}"
     if text in ("inf", "-inf", "nan"):
         return {"inf": r"\infty", "-inf": r"-\infty", "nan": r"\mathrm{NaN}"}[text]
     if "e" in text:

@@ -92,11 +92,11 @@ def solve_b(sheet: Sheet) -> None:
                "cross-correlation y[i, j] = sum_u sum_v w[u, v] x[i + u, j + v] of the "
                "indexed-sum model. The checker compares all four entries with the model's "
                "expansion:")
-    sheet.blocks.append(Check("W_row X_im2col", "y (indexed-sum model, read row by row)",
+    sheet.add(Check("W_row X_im2col", "y (indexed-sum model, read row by row)",
                               check_exprs(product, expected),
                               "entry by entry, as polynomials in the x and w entries", "claim"))
     v = prove_im2col((SIZE, SIZE), K, in_channels=2, out_channels=2)
-    sheet.blocks.append(Check("W_row X_im2col (2 channels in and out)", "model output", v,
+    sheet.add(Check("W_row X_im2col (2 channels in and out)", "model output", v,
                               "the engine's im2col proof with 2 input and 2 output channels "
                               "(kernel rows stacked: one row per output channel)", "claim"))
     toeplitz = conv_matrix_2d((SIZE, SIZE), w)
@@ -105,7 +105,7 @@ def solve_b(sheet: Sheet) -> None:
                "copies the input so that the kernel can stay a dense row, the Toeplitz form "
                "copies the kernel into a sparse 4 x 16 matrix so that the input can stay a "
                "vector.")
-    sheet.blocks.append(Check("W_conv vec(x)", "(W_row X_im2col)^T",
+    sheet.add(Check("W_conv vec(x)", "(W_row X_im2col)^T",
                               check_exprs(sympy.Matrix(toeplitz) * vec_x, product.T),
                               "the Toeplitz product, entry by entry", "claim"))
     sheet.figure(_toeplitz_figure(toeplitz))

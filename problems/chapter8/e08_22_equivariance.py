@@ -112,12 +112,12 @@ def _show(sheet: Sheet, result) -> None:
         if st.verdict is None:
             sheet.text(st.statement + ".")
         else:
-            sheet.blocks.append(Check(st.lhs, st.rhs, st.verdict, st.statement, "claim"))
+            sheet.add(Check(st.lhs, st.rhs, st.verdict, st.statement, "claim"))
     for st in result.checks:
         if st.verdict is not None and st.verdict.status is Status.REFUTED:
             _refuted_check(sheet, st)
         elif st.verdict is not None:
-            sheet.blocks.append(Check(st.lhs, st.rhs, st.verdict, st.statement, "claim"))
+            sheet.add(Check(st.lhs, st.rhs, st.verdict, st.statement, "claim"))
     for cex in ((result.counterexample,) if result.counterexample else ()) + result.extra:
         _counterexample(sheet, result, cex)
     if result.holds:

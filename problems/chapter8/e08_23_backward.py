@@ -18,7 +18,7 @@ def _chain(sheet: Sheet, chain, label: str = "") -> None:
     """Show a derived chain with the verdicts it was built with (one check per step)."""
     for eq, words in chain.definitions:
         sheet.text(f"Notation: {eq.lhs} = {eq.rhs} ({words}).")
-    sheet.blocks.append(chain.to_book(label))
+    sheet.add(chain.to_book(label))
 
 
 def _named(expr, *names):

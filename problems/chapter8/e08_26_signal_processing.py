@@ -23,7 +23,7 @@ def _steps(sheet: Sheet, steps) -> None:
         if st.verdict is None:
             sheet.text(st.statement[0].upper() + st.statement[1:] + ".")
         else:
-            sheet.blocks.append(Check(st.lhs, st.rhs, st.verdict, st.statement, "claim"))
+            sheet.add(Check(st.lhs, st.rhs, st.verdict, st.statement, "claim"))
 
 
 def _column(values):

@@ -73,7 +73,7 @@ def solve_1_1(sheet: Sheet) -> None:
                "linear map x -> y (one row per output, one column per input position) is "
                "derived from the model; its entry is zero unless the input position lies in "
                "the window of the output.")
-    sheet.blocks.append(toeplitz_entry().to_book(label="Toeplitz entry"))
+    sheet.add(toeplitz_entry().to_book(label="Toeplitz entry"))
     model = conv_model(1)
     K, D = syms("K D")
     u = [s for s in model.window_index(0).free_symbols if s.name == "u"][0]
@@ -236,7 +236,7 @@ def solve_1_4(sheet: Sheet) -> None:
     b.reindex(k, K - 1 - u, u, note="the kernel read backwards: cross-correlation with "
                                     "w[K - 1 - u] at position i - (K - 1)")
     chain = b.build()
-    sheet.blocks.append(chain.to_book(label="flip"))
+    sheet.add(chain.to_book(label="flip"))
     rng = np.random.default_rng(SEED)
     xs = rng.integers(-5, 6, size=10)
     ws = np.array([1, 2, -1])

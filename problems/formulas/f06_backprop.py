@@ -58,7 +58,7 @@ def _ints(a):
 
 def _add_chain(sheet: Sheet, chain, label: str) -> None:
     """Put an engine derivation (a checked chain of re-indexing rules) on the sheet."""
-    sheet.blocks.append(chain.to_book(label=label))
+    sheet.add(chain.to_book(label=label))
 
 
 # ------------------------------------------------------------------------------ 6.1

@@ -43,6 +43,16 @@ def set_order() -> dict[str, int]:
     return {key: i for i, (key, _title) in enumerate(SETS)}
 
 
+def natural_key(text: str) -> tuple:
+    """Sort key that orders embedded numbers by value.
+
+    >>> sorted(["8.10", "8.2", "practice-10", "practice-9"], key=natural_key)
+    ['8.2', '8.10', 'practice-9', 'practice-10']
+    """
+    return tuple((0, int(t), "") if t.isdigit() else (1, 0, t)
+                 for t in re.split(r"(\d+)", text) if t)
+
+
 def discover(root: str | Path) -> list[ProblemFile]:
     """Every problem module under ``root``, in set order, then by file name.
 
@@ -69,7 +79,7 @@ def discover(root: str | Path) -> list[ProblemFile]:
             if path.name.startswith("_"):
                 continue
             found.append(ProblemFile(sub.name, path, path.relative_to(root).as_posix()))
-    return sorted(found, key=lambda f: (order[f.set], f.path.name))
+    return sorted(found, key=lambda f: (order[f.set], natural_key(f.path.name)))
 
 
 def helpers_digest(root: str | Path) -> str:
@@ -153,7 +163,7 @@ def load_all(root: str | Path) -> list:
         seen[p.id] = pf.path
         problems.append(p)
     order = set_order()
-    return sorted(problems, key=lambda p: (order[p.set], p.order, p.id))
+    return sorted(problems, key=lambda p: (order[p.set], p.order, natural_key(p.id)))
 
 
 def solve(problem):

@@ -12,6 +12,9 @@ statement          ``\\BLOCK{ if x }``           or a line starting with ``%%``
 comment            ``\\#{ ... }``                (so a LaTeX comment never starts ``%%``)
 =================  ============================  ========================================
 
+A line statement swallows the blank lines that follow it: put a needed blank line before the
+statement, or write it as an empty expression ``\\VAR{ "" }``.
+
 Undefined names raise (``StrictUndefined``) instead of printing nothing, and autoescaping is
 off: text is escaped explicitly with the ``tex`` / ``md`` filters, exactly once.
 
@@ -57,18 +60,26 @@ def make_env(template_dir: str | None = None) -> jinja2.Environment:
         autoescape=False,
         undefined=jinja2.StrictUndefined,
     )
-    env.filters["tex"] = escape_latex
-    env.filters["texpar"] = escape_latex_paragraphs
-    env.filters["md"] = escape_markdown
-    env.filters["mdpar"] = escape_markdown_paragraphs
+    env.filters["tex"] = lambda v: escape_latex(_text(v))
+    env.filters["texpar"] = lambda v: escape_latex_paragraphs(_text(v))
+    env.filters["md"] = lambda v: escape_markdown(_text(v))
+    env.filters["mdpar"] = lambda v: escape_markdown_paragraphs(_text(v))
     return env
+
+
+def _text(value: object) -> str:
+    """A filter's argument as text; an undefined name raises (StrictUndefined) here."""
+    if isinstance(value, jinja2.Undefined):
+        return str(value)  # StrictUndefined: raises UndefinedError naming the variable
+    return value if isinstance(value, str) else str(value)
 
 
 def render(template: str, template_dir: str | None = None, **context: object) -> str:
     """Render the named template with ``context``.
 
-    >>> "\\\\begin{document}" in render("problem.tex.j2", problem={"id": "x", "title": "t",
-    ...     "source": "", "body": ""}, version="0")
+    >>> tex = render("problem.tex.j2", problem={"id": "x", "path": "p.py", "body": ""},
+    ...              title="t", version="0")
+    >>> "\\\\begin{document}" in tex
     True
     """
     return make_env(template_dir).get_template(template).render(**context)

@@ -24,21 +24,14 @@ from derive.book.model import (
 from derive.check.verdict import Status, Verdict
 from derive.render.escape import escape_latex, escape_latex_paragraphs
 from derive.render.printer import DerivePrinter, to_latex
-from derive.render.steps import step_numbers, verdict_text
+from derive.render.steps import TEX_MARKS, step_numbers, verdict_text
 
-# Status -> the macro of its mark (defined in templates/preamble.tex.j2).
-MARKS: dict[str, str] = {
-    "proved": r"\MarkProved",
-    "tested": r"\MarkTested",
-    "unknown": r"\MarkUnknown",
-    "refuted": r"\MarkRefuted",
-    "error": r"\MarkError",
-    "explanation": r"\MarkExplained",
-    "out-of-scope": r"\MarkOutOfScope",
-}
+MARKS = TEX_MARKS
 
 # Arrays and matrices larger than this are summarised by their shape in checks.
 MAX_INLINE_ENTRIES = 144
+# Tuples and lists longer than this show their first and last entries and their length.
+MAX_SEQUENCE = 16
 
 _IDENT = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
@@ -75,28 +68,54 @@ def render_block(block: Any, numbers: dict[int, int]) -> str:
 
 
 def name_tex(name: Any) -> str:
-    r"""A label or left-hand side: identifiers as symbols, other text as upright text.
+    r"""A label or left-hand side: symbol-like names as symbols, words as upright text.
 
-    >>> name_tex("H_out"), name_tex("output size")
-    ('H_{\\mathrm{out}}', '\\text{output size}')
+    >>> name_tex("H_out"), name_tex("alpha"), name_tex("params"), name_tex("output size")
+    ('H_{\\mathrm{out}}', '\\alpha', '\\text{params}', '\\text{output size}')
     """
     if isinstance(name, str):
-        if _IDENT.match(name):
+        if _symbol_like(name):
             return DerivePrinter()._name(name)
         return r"\text{%s}" % escape_latex(name)
     return value_tex(name)
 
 
+def _symbol_like(name: str) -> bool:
+    """One letter or a Greek letter, optionally with a subscript (``H_out``, ``S_1``), or a
+    name of the notation table."""
+    from derive.render.printer import NOTATION, _is_greek
+    if name in NOTATION["symbols"]:
+        return True
+    head = name.split("_", 1)[0]
+    return bool(_IDENT.match(name)) and (len(head) == 1 or _is_greek(head))
+
+
 def value_tex(value: Any) -> str:
-    """Maths for an engine value; very large arrays are summarised by their shape."""
+    r"""Maths for an engine value; long sequences show their ends and their length, large
+    arrays their shape.
+
+    >>> value_tex(tuple(range(30)))
+    '\\left(0, 1, 2, 3, 4, 5, \\ldots, 28, 29\\right)\\ \\text{(30 values)}'
+    """
     shape = _shape(value)
+    if shape is not None and len(shape) == 1:
+        value, shape = [v.item() if hasattr(v, "item") else v for v in value], None
     if shape is not None and _size(shape) > MAX_INLINE_ENTRIES:
         dims = r" \times ".join(str(d) for d in shape)
         return r"\text{(array of shape } %s\text{)}" % dims
+    if isinstance(value, (tuple, list)) and len(value) > MAX_SEQUENCE:
+        head = ", ".join(to_latex(v) for v in value[:6])
+        tail = ", ".join(to_latex(v) for v in value[-2:])
+        return r"\left(%s, \ldots, %s\right)\ \text{(%d values)}" % (head, tail, len(value))
     return to_latex(value)
 
 
 def _shape(value: Any) -> tuple[int, ...] | None:
+    """The shape of an array or a matrix; ``None`` for anything else (an ``Indexed`` has a
+    ``shape`` property that raises)."""
+    import sympy
+    if not (type(value).__module__ == "numpy" or isinstance(value, sympy.MatrixBase)):
+        return None
     shape = getattr(value, "shape", None)
     if isinstance(shape, tuple) and all(isinstance(d, int) for d in shape):
         return shape
@@ -115,10 +134,10 @@ def assumption_tex(text: str) -> str:
 
     >>> assumption_tex("P >= 0")
     'P \\geq 0'
-    >>> assumption_tex("s*d != 1")
-    's \\cdot d \\neq 1'
+    >>> assumption_tex("2*P + 1 != K")
+    '2 \\, P + 1 \\neq K'
     """
-    ops = {">=": r"\geq", "<=": r"\leq", "!=": r"\neq", "==": "=", "*": r"\cdot", ">": ">",
+    ops = {">=": r"\geq", "<=": r"\leq", "!=": r"\neq", "==": "=", "*": r"\,", ">": ">",
            "<": "<", "+": "+", "-": "-", "/": "/", "(": "(", ")": ")", ",": ","}
     printer = DerivePrinter()
     out: list[str] = []
@@ -134,12 +153,23 @@ def assumption_tex(text: str) -> str:
     return " ".join(out)
 
 
+# Justifications up to this many characters stay on one line; longer ones wrap in a column.
+SHORT_WHY = 32
+
+
 def _why(text: str) -> str:
-    return r"\Why{%s}" % escape_latex(text) if text else ""
+    if not text:
+        return ""
+    macro = r"\WhyShort" if len(text) <= SHORT_WHY else r"\Why"
+    return r"%s{%s}" % (macro, escape_latex(text))
 
 
 def _relation(verdict: Verdict | None) -> str:
     return r"\neq" if verdict is not None and verdict.refuted else "="
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value)
 
 
 def render_derivation(d: Derivation, numbers: dict[int, int]) -> str:
@@ -148,7 +178,7 @@ def render_derivation(d: Derivation, numbers: dict[int, int]) -> str:
     notes: list[str] = []
     refutations: list[str] = []
     for i, step in enumerate(d.steps):
-        lhs = name_tex(d.lhs) if i == 0 and d.lhs not in (None, "") else ""
+        lhs = name_tex(d.lhs) if i == 0 and not _blank(d.lhs) else ""
         rel = _relation(step.verdict)
         if i == 0 and not lhs:
             rel = r"\phantom{{}={}}"
@@ -156,7 +186,7 @@ def render_derivation(d: Derivation, numbers: dict[int, int]) -> str:
         if step.verdict is not None:
             n = numbers.get(id(step), 0)
             line += r" \StepTag{%d}{%s}" % (n, mark(step.verdict.status))
-            notes.append(f"({n}) {verdict_text(step.verdict)}")
+            notes.append(f"({n}) {verdict_text(step.verdict, lemmas=False)}")
             if step.verdict.refuted:
                 refutations.append(f"step {n}: {verdict_text(step.verdict)}")
         else:
@@ -166,7 +196,7 @@ def render_derivation(d: Derivation, numbers: dict[int, int]) -> str:
     if d.assumptions:
         out.append(r"\Assuming{%s}" % ", ".join(f"${assumption_tex(a)}$"
                                                 for a in d.assumptions))
-    out.append("\\begin{align*}\n" + " \\\\\n".join(lines) + "\n\\end{align*}")
+    out.append("\\DisplayStart\n\\begin{align*}\n" + " \\\\\n".join(lines) + "\n\\end{align*}")
     if notes:
         out.append(r"\HowChecked{%s}" % escape_latex("; ".join(notes)))
     out.extend(r"\Refutation{%s}" % escape_latex(r) for r in refutations)
@@ -175,17 +205,35 @@ def render_derivation(d: Derivation, numbers: dict[int, int]) -> str:
 
 def render_check(c: Check, numbers: dict[int, int]) -> str:
     """One checked statement (a claim, or a numeric cross-check) with its mark."""
-    n = numbers.get(id(c), 0)
-    kind = "Cross-check" if c.kind == "numeric" else "Claim"
-    why = c.why or ("engine value against an independent computation"
-                    if c.kind == "numeric" else "")
-    line = (f"{value_tex(c.lhs)} &{_relation(c.verdict)} {value_tex(c.rhs)} && {_why(why)}"
-            r" \StepTag{%d}{%s}" % (n, mark(c.status)))
-    out = [r"\begin{align*}", line, r"\end{align*}",
-           r"\HowChecked{%s}" % escape_latex(f"{kind} ({n}): {verdict_text(c.verdict)}")]
-    if c.verdict.refuted:
-        out.append(r"\Refutation{%s}" % escape_latex(verdict_text(c.verdict)))
+    return render_checks([c], numbers)
+
+
+def render_checks(checks: list[Check], numbers: dict[int, int]) -> str:
+    """Consecutive checked statements as one display, one line (number, mark) each."""
+    lines, notes, refutations = [], [], []
+    for c in checks:
+        n = numbers.get(id(c), 0)
+        kind = "cross-check" if c.kind == "numeric" else "claim"
+        lines.append(f"{value_tex(c.lhs)} &{_relation(c.verdict)} {value_tex(c.rhs)} && "
+                     f"{_why(c.why or kind)}" r" \StepTag{%d}{%s}" % (n, mark(c.status)))
+        notes.append(f"({n}) {kind}, {verdict_text(c.verdict, lemmas=False)}")
+        if c.verdict.refuted:
+            refutations.append(f"step {n}: {verdict_text(c.verdict)}")
+    out = ["\\DisplayStart\n\\begin{align*}\n" + " \\\\\n".join(lines) + "\n\\end{align*}",
+           r"\HowChecked{%s}" % escape_latex("; ".join(notes))]
+    out.extend(r"\Refutation{%s}" % escape_latex(r) for r in refutations)
     return "\n".join(out)
+
+
+def group_checks(blocks: Any) -> list[Any]:
+    """``blocks`` with every run of consecutive :class:`Check` blocks gathered in a list."""
+    out: list[Any] = []
+    for b in blocks:
+        if isinstance(b, Check) and out and isinstance(out[-1], list):
+            out[-1].append(b)
+        else:
+            out.append([b] if isinstance(b, Check) else b)
+    return out
 
 
 def render_explanation(e: Explanation) -> str:
@@ -285,7 +333,8 @@ def part_context(pr: PartResult) -> dict[str, Any]:
         "scope": pr.part.scope,
         "reason": pr.part.reason if pr.part.scope == OUT_OF_SCOPE else "",
         "error": pr.error,
-        "blocks": [render_block(b, numbers) for b in pr.blocks],
+        "blocks": [render_checks(b, numbers) if isinstance(b, list) else
+                   render_block(b, numbers) for b in group_checks(pr.blocks)],
     }
 
 

@@ -18,6 +18,28 @@ from derive.check.verdict import Status, Verdict
 # Status words, strongest first (the order of summaries and legends).
 STATUSES = ("proved", "tested", "explanation", "out-of-scope", "unknown", "refuted", "error")
 
+# Status -> the LaTeX macro of its mark (drawn in templates/preamble.tex.j2).
+TEX_MARKS: dict[str, str] = {
+    "proved": r"\MarkProved",
+    "tested": r"\MarkTested",
+    "explanation": r"\MarkExplained",
+    "out-of-scope": r"\MarkOutOfScope",
+    "unknown": r"\MarkUnknown",
+    "refuted": r"\MarkRefuted",
+    "error": r"\MarkError",
+}
+
+# Status -> the sign shown in Markdown (the same meaning as the book's marks).
+MD_SIGNS: dict[str, str] = {
+    "proved": "✔",
+    "tested": "≈",
+    "explanation": "○",
+    "out-of-scope": "⊘",
+    "unknown": "?",
+    "refuted": "✘",
+    "error": "!",
+}
+
 
 def part_name(problem_id: str, label: str) -> str:
     """How a part is named in messages and indexes.
@@ -28,8 +50,9 @@ def part_name(problem_id: str, label: str) -> str:
     return f"{problem_id}({label})" if label else problem_id
 
 
-def verdict_text(v: Verdict) -> str:
-    """How a verdict was reached, in one plain-text line.
+def verdict_text(v: Verdict, *, lemmas: bool = True) -> str:
+    """How a verdict was reached, in one plain-text line (``lemmas=False``: without the
+    statements of the lemmas a proof used).
 
     >>> verdict_text(Verdict(Status.TESTED, "random sampling", instances=200))
     'tested numerically on 200 instances (random sampling); not a proof'
@@ -40,7 +63,7 @@ def verdict_text(v: Verdict) -> str:
     s = v.status
     if s is Status.PROVED:
         text = f"proved: {v.method}" if v.method else "proved"
-        if v.lemmas:
+        if v.lemmas and lemmas:
             text += " (lemmas: " + "; ".join(v.lemmas) + ")"
         return text
     if s is Status.TESTED:
@@ -84,31 +107,33 @@ def step_numbers(part: PartResult) -> dict[int, int]:
 def index_rows(result: ProblemResult) -> list[dict[str, Any]]:
     """One row per checked line, explanation, out-of-scope part or failed part.
 
-    Each row has ``part`` (e.g. ``"8.4(b)"``), ``n`` (step number or ``""``), ``why``,
+    Each row has ``part`` (e.g. ``"8.4(b)"``), ``short`` (``"(b)"``), ``n`` (step number or
+    ``""``), ``why``,
     ``status`` (one of :data:`STATUSES`) and ``method``."""
     rows: list[dict[str, Any]] = []
     pid = result.problem.id
     for pr in result.parts:
         name = part_name(pid, pr.part.label)
+        short = f"({pr.part.label})" if pr.part.label else ""
         if pr.part.scope == OUT_OF_SCOPE:
-            rows.append(dict(part=name, n="", why=pr.part.reason or "out of scope",
+            rows.append(dict(part=name, short=short, n="", why=pr.part.reason or "out of scope",
                              status="out-of-scope", method="not machine-checked"))
         for n, _block, item in numbered(pr):
             verdict = item.verdict
             why = item.why if isinstance(item, (DerivationStep, Check)) else ""
             if isinstance(item, Check) and not why:
                 why = "numeric cross-check" if item.kind == "numeric" else "claim"
-            rows.append(dict(part=name, n=n, why=why, status=verdict.status.value,
+            rows.append(dict(part=name, short=short, n=n, why=why, status=verdict.status.value,
                              method=verdict_text(verdict)))
         for block in pr.blocks:
             if isinstance(block, Explanation):
                 rests = ", ".join(block.rests_on)
-                rows.append(dict(part=name, n="", why=_first_words(block.text),
+                rows.append(dict(part=name, short=short, n="", why=_first_words(block.text),
                                  status="explanation",
                                  method="explanation, not machine-checked" +
                                         (f"; rests on {rests}" if rests else "")))
         if pr.error:
-            rows.append(dict(part=name, n="", why="solving raised an error", status="error",
+            rows.append(dict(part=name, short=short, n="", why="solving raised an error", status="error",
                              method=pr.error))
     return rows
 

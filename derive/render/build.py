@@ -1,0 +1,569 @@
+"""The build: problems -> solved, rendered entries -> .tex / .pdf in ``build/``, .md in docs.
+
+Design rule: the pipeline reads top to bottom in :func:`build` (and :func:`docs`):
+
+1. find the problem modules (no import);
+2. for each, reuse the cached *entry* (rendered LaTeX, Markdown, SVGs, statuses, index rows)
+   when its key is unchanged, otherwise load, solve (SymPy, the checker) and render it;
+3. assemble the book and the per-problem documents from the entries (jinja2 only);
+4. write files whose content changed; compile the PDFs whose .tex changed;
+5. only then write the cache, atomically.
+
+The key of an entry hashes the problem module's source, the helper modules of the problems
+directory, the engine version (``derive.__version__`` and a hash of the ``derive`` package
+sources) and the templates.  A rebuild with nothing changed imports neither SymPy nor runs
+LaTeX.  A PDF is recompiled when the .tex it was built from changed (the cache remembers the
+hash) or it is missing.  The cache is written only after everything else succeeded (a LaTeX
+or template failure leaves it as it was), atomically, so a failure cannot poison it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from derive.errors import BuildError, DeriveError, ProblemError
+
+CACHE_FORMAT = 1
+BOOK_TITLE = "Convolutional Networks"
+BOOK_SUBTITLE = "Worked solutions, machine-checked"
+DOCS_INDEX = "README.md"
+
+# progress(done, total, name, note): called once per problem and once per PDF.
+Progress = Callable[[int, int, str, str], None]
+
+
+def _quiet(done: int, total: int, name: str, note: str) -> None:
+    return None
+
+
+# --------------------------------------------------------------------------------------------
+# keys
+# --------------------------------------------------------------------------------------------
+def _sha(*parts: str | bytes) -> str:
+    h = hashlib.sha256()
+    for p in parts:
+        h.update(p.encode() if isinstance(p, str) else p)
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def engine_digest(template_dir: str | None = None) -> str:
+    """Hash of the engine: ``derive.__version__``, every source file of the ``derive``
+    package, the templates, and the versions of SymPy, NumPy, jinja2 and PyTorch.
+
+    >>> len(engine_digest())
+    64
+    """
+    import derive
+    from derive.render.env import templates_digest
+    root = Path(derive.__file__).resolve().parent
+    h = hashlib.sha256(derive.__version__.encode() + b"\0")
+    for path in sorted(root.rglob("*")):
+        if path.is_file() and path.suffix in (".py", ".lark", ".j2", ".json", ".txt") \
+                and "__pycache__" not in path.parts:
+            h.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
+    h.update(templates_digest(template_dir).encode())
+    h.update(_dependency_versions().encode())
+    return h.hexdigest()
+
+
+def _dependency_versions() -> str:
+    """Versions of the libraries whose results can show in a solution (PyTorch may be
+    absent: solutions may then say less), read from metadata without importing them."""
+    from importlib import metadata
+    out = []
+    for name in ("sympy", "numpy", "jinja2", "torch"):
+        try:
+            out.append(f"{name}={metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            out.append(f"{name}=absent")
+    return ";".join(out)
+
+
+# --------------------------------------------------------------------------------------------
+# cache
+# --------------------------------------------------------------------------------------------
+@dataclass
+class Cache:
+    """``build/.cache/state.json``: entries by problem path, and the .tex hash each PDF was
+    compiled from.  A missing, unreadable or old-format file is an empty cache."""
+    path: Path
+    problems: dict[str, dict[str, Any]] = field(default_factory=dict)
+    outputs: dict[str, str] = field(default_factory=dict)
+    files: list[str] = field(default_factory=list)
+
+    @classmethod
+    def load(cls, out_dir: Path) -> "Cache":
+        path = Path(out_dir) / ".cache" / "state.json"
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if data.get("format") != CACHE_FORMAT:
+                raise ValueError("old format")
+            return cls(path, dict(data["problems"]), dict(data["outputs"]),
+                       list(data["files"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            return cls(path)
+
+    def save(self) -> None:
+        """Write atomically (temporary file in the same directory, then rename)."""
+        data = {"format": CACHE_FORMAT, "problems": self.problems, "outputs": self.outputs,
+                "files": sorted(self.files)}
+        write_atomic(self.path, json.dumps(data, sort_keys=True, indent=0))
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Replace ``path`` by ``text`` atomically (never a half-written file)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
+            f.write(text)
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def write_if_changed(path: Path, text: str) -> bool:
+    """Write ``text`` unless ``path`` already holds exactly it; True when written."""
+    path = Path(path)
+    try:
+        if path.read_text(encoding="utf-8") == text:
+            return False
+    except (OSError, UnicodeDecodeError):
+        pass
+    write_atomic(path, text)
+    return True
+
+
+# --------------------------------------------------------------------------------------------
+# entries: one solved and rendered problem, JSON-ready
+# --------------------------------------------------------------------------------------------
+def make_entry(result: Any, relpath: str, key: str,
+               template_dir: str | None = None) -> dict[str, Any]:
+    """Render a solved problem into a cache entry (LaTeX body, Markdown page, SVGs, index)."""
+    from derive.render import latex, markdown
+    from derive.render.steps import index_rows
+    p = result.problem
+    return {
+        "key": key,
+        "path": relpath,
+        "id": p.id,
+        "set": p.set,
+        "title": p.title,
+        "order": p.order,
+        "source": p.source,
+        "label": latex.problem_label(p.id),
+        "stem": markdown.file_stem(p.id),
+        "parts": [{"label": pr.part.label, "status": pr.status, "error": pr.error}
+                  for pr in result.parts],
+        "tex": latex.render_problem_body(result, template_dir),
+        "md": markdown.render_problem(result, template_dir),
+        "svgs": markdown.figures(result),
+        "index": index_rows(result),
+    }
+
+
+@dataclass
+class Collected:
+    entries: list[dict[str, Any]]
+    solved: int = 0           # problems solved in this run (the rest came from the cache)
+    cached: int = 0
+
+
+def collect(problems_dir: Path, cache: Cache, *, force: bool = False,
+            progress: Progress = _quiet, template_dir: str | None = None,
+            keep_going: bool = False) -> Collected:
+    """Every problem as an entry, from the cache when its key is unchanged.
+
+    A module that fails to load raises :class:`ProblemError`, or with ``keep_going``
+    becomes an entry whose single part has status ``error`` (never cached)."""
+    from derive.problems import discover, helpers_digest
+    files = discover(problems_dir)
+    engine = engine_digest(template_dir)
+    helpers = helpers_digest(problems_dir)
+    out = Collected([])
+    for i, pf in enumerate(files, 1):
+        key = _sha(engine, helpers, pf.source_digest())
+        entry = cache.problems.get(pf.relpath)
+        if not force and entry is not None and entry.get("key") == key:
+            out.cached += 1
+            note = "cached"
+        else:
+            try:
+                entry = _solve_and_render(pf, key, template_dir)
+            except ProblemError as exc:
+                if not keep_going:
+                    raise
+                entry = _broken_entry(pf, key, str(exc))
+            out.solved += 1
+            note = _summary(entry)
+        out.entries.append(entry)
+        progress(i, len(files), entry["id"], note)
+    _check_unique(out.entries, problems_dir)
+    from derive.problems import natural_key, set_order
+    order = set_order()
+    out.entries.sort(key=lambda e: (order[e["set"]], e["order"], natural_key(e["id"])))
+    return out
+
+
+def _broken_entry(pf: Any, key: str, error: str) -> dict[str, Any]:
+    stem = Path(pf.relpath).stem
+    return {"key": key, "path": pf.relpath, "id": stem, "set": pf.set, "title": stem,
+            "order": 1e9, "source": "", "label": "", "stem": stem,
+            "parts": [{"label": "", "status": "error", "error": error}], "tex": "",
+            "md": "", "svgs": {}, "index": [], "broken": True}
+
+
+def _solve_and_render(pf: Any, key: str, template_dir: str | None) -> dict[str, Any]:
+    from derive.problems import load, solve
+    problem = load(pf)
+    result = solve(problem)
+    try:
+        return make_entry(result, pf.relpath, key, template_dir)
+    except DeriveError as exc:
+        raise ProblemError(f"{pf.path}: while rendering {problem.id}: {exc}") from exc
+    except Exception as exc:
+        _raise_template_error(exc)
+        raise ProblemError(f"{pf.path}: while rendering {problem.id}: "
+                           f"{type(exc).__name__}: {exc}") from exc
+
+
+def _raise_template_error(exc: Exception) -> None:
+    import jinja2
+    if isinstance(exc, jinja2.TemplateSyntaxError):
+        raise BuildError(f"template {exc.filename or exc.name}:{exc.lineno}: {exc.message}") \
+            from exc
+    if isinstance(exc, jinja2.TemplateError):
+        tb_line = _template_line(exc)
+        raise BuildError(f"template error{tb_line}: {type(exc).__name__}: {exc}") from exc
+
+
+def _template_line(exc: BaseException) -> str:
+    tb = exc.__traceback__
+    where = ""
+    while tb is not None:
+        name = tb.tb_frame.f_code.co_filename
+        if name.endswith(".j2"):
+            where = f" in {Path(name).name}:{tb.tb_lineno}"
+        tb = tb.tb_next
+    return where
+
+
+def _check_unique(entries: list[dict[str, Any]], root: Path) -> None:
+    seen: dict[str, str] = {}
+    for e in entries:
+        if e["id"] in seen:
+            raise ProblemError(f"{Path(root) / e['path']}: problem id {e['id']!r} is already "
+                               f"used by {Path(root) / seen[e['id']]}")
+        seen[e["id"]] = e["path"]
+
+
+def _summary(entry: dict[str, Any]) -> str:
+    counts: dict[str, int] = {}
+    for p in entry["parts"]:
+        counts[p["status"]] = counts.get(p["status"], 0) + 1
+    from derive.render.steps import STATUSES
+    return ", ".join(f"{counts[s]} {s}" for s in STATUSES if s in counts)
+
+
+def cacheable(entry: dict[str, Any]) -> bool:
+    """Every solved and rendered entry is a pure function of its key and is cached, failed
+    parts included (they are reported on every build); a module that failed to load is not
+    (``derive list`` shows it, the build stops on it)."""
+    return not entry.get("broken", False)
+
+
+# --------------------------------------------------------------------------------------------
+# assembling documents (jinja2 only: no SymPy here)
+# --------------------------------------------------------------------------------------------
+def totals(entries: list[dict[str, Any]]) -> dict[str, int]:
+    """Counts for the title page and the index of checks."""
+    rows = [r for e in entries for r in e["index"]]
+    count = lambda *ss: sum(1 for r in rows if r["status"] in ss)  # noqa: E731
+    return {
+        "problems": len(entries),
+        "parts": sum(len(e["parts"]) for e in entries),
+        "steps": sum(1 for r in rows if r["n"] != ""),
+        "proved": count("proved"),
+        "tested": count("tested"),
+        "unchecked": count("explanation", "out-of-scope"),
+        "refuted": count("refuted"),
+        "errors": count("unknown", "error"),
+    }
+
+
+def book_tex(entries: list[dict[str, Any]], template_dir: str | None = None) -> str:
+    """``build/solutions.tex`` from the entries."""
+    from derive import __version__
+    from derive.book.model import SETS
+    from derive.render.steps import TEX_MARKS
+    sets = []
+    for key, title in SETS:
+        problems = [{"id": e["id"], "path": e["path"], "body": e["tex"]}
+                    for e in entries if e["set"] == key]
+        if problems:
+            sets.append({"key": key, "title": title, "problems": problems})
+    index = [{"id": e["id"], "title": e["title"], "label": e["label"],
+              "rows": [{**r, "mark": TEX_MARKS[r["status"]]} for r in e["index"]]}
+             for e in entries]
+    return _render("book.tex.j2", template_dir, title=BOOK_TITLE, subtitle=BOOK_SUBTITLE,
+                   version=__version__, sets=sets, index=index, totals=totals(entries))
+
+
+def problem_tex(entry: dict[str, Any], template_dir: str | None = None) -> str:
+    """The standalone document of one problem."""
+    from derive import __version__
+    problem = {"id": entry["id"], "path": entry["path"], "body": entry["tex"]}
+    return _render("problem.tex.j2", template_dir, problem=problem,
+                   title=f"{BOOK_TITLE}: {BOOK_SUBTITLE}", version=__version__)
+
+
+def docs_files(entries: list[dict[str, Any]],
+               template_dir: str | None = None) -> dict[str, str]:
+    """Relative path under ``docs/solutions`` -> content, for every generated file."""
+    from derive.book.model import SETS
+    files: dict[str, str] = {}
+    sets = []
+    for key, title in SETS:
+        problems = []
+        for e in entries:
+            if e["set"] != key:
+                continue
+            files[f"{key}/{e['stem']}.md"] = e["md"]
+            for name, svg in e["svgs"].items():
+                files[f"{key}/{name}"] = svg
+            problems.append({"id": e["id"], "title": e["title"],
+                             "file": f"{key}/{e['stem']}.md", "parts": e["parts"]})
+        if problems:
+            sets.append({"key": key, "title": title, "problems": problems})
+    files[DOCS_INDEX] = _index_md(sets, template_dir)
+    return dict(sorted(files.items()))
+
+
+def _index_md(sets: list[dict[str, Any]], template_dir: str | None) -> str:
+    import re
+    from derive.render.steps import MD_SIGNS
+    for s in sets:
+        for p in s["problems"]:
+            p["signs"] = ", ".join((f"({q['label']}) " if q["label"] else "")
+                                   + f"{MD_SIGNS[q['status']]} {q['status']}"
+                                   for q in p["parts"])
+    legend = " · ".join(f"{sign} {status}" for status, sign in MD_SIGNS.items())
+    text = _render("index.md.j2", template_dir, sets=sets, legend=legend)
+    return re.sub(r"\n{3,}", "\n\n", text).strip("\n") + "\n"
+
+
+def _render(template: str, template_dir: str | None, **context: Any) -> str:
+    from derive.render.env import render
+    try:
+        return render(template, template_dir, **context)
+    except Exception as exc:
+        _raise_template_error(exc)
+        raise
+
+
+# --------------------------------------------------------------------------------------------
+# the build
+# --------------------------------------------------------------------------------------------
+@dataclass
+class BuildReport:
+    out_dir: Path
+    entries: list[dict[str, Any]]
+    solved: int
+    cached: int
+    written: list[Path] = field(default_factory=list)     # files whose content changed
+    compiled: list[Path] = field(default_factory=list)    # PDFs compiled in this run
+    seconds: float = 0.0
+
+    @property
+    def failures(self) -> list[str]:
+        """``"8.4(b): refuted"`` for every part that errored or was refuted."""
+        from derive.render.steps import part_name
+        return [f"{part_name(e['id'], p['label'])}: {p['status']}"
+                + (f" ({p['error']})" if p["error"] else "")
+                for e in self.entries for p in e["parts"]
+                if p["status"] in ("error", "refuted")]
+
+
+def build(problems_dir: str | Path = "problems", out_dir: str | Path = "build", *,
+          tex_only: bool = False, force: bool = False, progress: Progress = _quiet,
+          jobs: int = 2, template_dir: str | None = None) -> BuildReport:
+    """Solve, render and compile everything; see the module docstring for the steps."""
+    from derive.render import pdf
+    start = time.perf_counter()
+    problems_dir, out_dir = Path(problems_dir), Path(out_dir)
+    if not tex_only:
+        pdf.check_tools()
+    cache = Cache.load(out_dir)
+    got = collect(problems_dir, cache, force=force, progress=progress,
+                  template_dir=template_dir)
+    report = BuildReport(out_dir, got.entries, got.solved, got.cached)
+
+    documents: dict[str, str] = {"solutions.tex": book_tex(got.entries, template_dir)}
+    for e in got.entries:
+        documents[f"{e['set']}/{e['stem']}.tex"] = problem_tex(e, template_dir)
+    for rel, text in sorted(documents.items()):
+        if write_if_changed(out_dir / rel, text):
+            report.written.append(out_dir / rel)
+    _remove_stale(out_dir, cache, documents)
+
+    outputs = {rel: digest for rel, digest in cache.outputs.items()
+               if rel in documents}
+    if not tex_only:
+        todo = [rel for rel in sorted(documents)
+                if force or outputs.get(rel) != _sha(documents[rel])
+                or not (out_dir / rel).with_suffix(".pdf").is_file()]
+        # The book last: it is the slowest, and per-problem errors point at smaller files.
+        todo.sort(key=lambda rel: rel == "solutions.tex")
+        failures = _compile_all(out_dir, todo, documents, outputs, progress, jobs)
+        report.compiled = [(out_dir / rel).with_suffix(".pdf") for rel in todo
+                           if rel not in failures]
+        if failures:
+            first, *more = failures
+            raise BuildError(str(failures[first]) + (
+                f"\n({len(more)} more document(s) failed: {', '.join(more)})" if more else ""))
+    cache.problems = {e["path"]: e for e in got.entries if cacheable(e)}
+    cache.outputs = outputs
+    cache.files = sorted(documents)
+    cache.save()
+    report.seconds = time.perf_counter() - start
+    return report
+
+
+def _compile_all(out_dir: Path, todo: list[str], documents: dict[str, str],
+                 outputs: dict[str, str], progress: Progress,
+                 jobs: int) -> dict[str, BuildError]:
+    from derive.render import pdf
+    failures: dict[str, BuildError] = {}
+    problems = [rel for rel in todo if rel != "solutions.tex"]
+    done = 0
+
+    def one(rel: str) -> tuple[str, BuildError | None]:
+        tex = out_dir / rel
+        try:
+            pdf.compile_pdf(tex, tex.with_suffix(".pdf"))
+            return rel, None
+        except BuildError as exc:
+            return rel, exc
+
+    def record(rel: str, err: BuildError | None) -> None:
+        nonlocal done
+        done += 1
+        if err is None:
+            outputs[rel] = _sha(documents[rel])
+        else:
+            failures[rel] = err
+            outputs.pop(rel, None)
+        progress(done, len(todo), str(Path(rel).with_suffix(".pdf")),
+                 "compiled" if err is None else "LaTeX failed")
+
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        for rel, err in pool.map(one, problems):
+            record(rel, err)
+    if "solutions.tex" in todo:
+        record(*one("solutions.tex"))
+    return failures
+
+
+def _remove_stale(out_dir: Path, cache: Cache, documents: dict[str, str]) -> None:
+    """Delete outputs of problems that no longer exist (only files this build made)."""
+    for rel in sorted(set(cache.files) - set(documents)):
+        for suffix in (".tex", ".pdf", ".log"):
+            path = (out_dir / rel).with_suffix(suffix)
+            if path.is_file():
+                path.unlink()
+
+
+# --------------------------------------------------------------------------------------------
+# docs
+# --------------------------------------------------------------------------------------------
+@dataclass
+class DocsReport:
+    docs_dir: Path
+    entries: list[dict[str, Any]]
+    changed: list[str]        # relative paths written (or, with check=True, stale)
+    removed: list[str]        # generated files that no longer belong (deleted unless check)
+
+
+def docs(problems_dir: str | Path = "problems", docs_dir: str | Path = "docs/solutions",
+         out_dir: str | Path = "build", *, check: bool = False, force: bool = False,
+         progress: Progress = _quiet, template_dir: str | None = None) -> DocsReport:
+    """Write ``docs/solutions`` (or, with ``check``, only list what differs)."""
+    problems_dir, docs_dir, out_dir = Path(problems_dir), Path(docs_dir), Path(out_dir)
+    cache = Cache.load(out_dir)
+    got = collect(problems_dir, cache, force=force, progress=progress,
+                  template_dir=template_dir)
+    files = docs_files(got.entries, template_dir)
+    changed = []
+    for rel, text in files.items():
+        path = docs_dir / rel
+        try:
+            same = path.read_text(encoding="utf-8") == text
+        except (OSError, UnicodeDecodeError):
+            same = False
+        if not same:
+            changed.append(rel)
+            if not check:
+                write_atomic(path, text)
+    removed = []
+    if docs_dir.is_dir():
+        for path in sorted(docs_dir.rglob("*")):
+            rel = path.relative_to(docs_dir).as_posix()
+            if path.is_file() and path.suffix in (".md", ".svg") and rel not in files:
+                removed.append(rel)
+                if not check:
+                    path.unlink()
+    cache.problems = {e["path"]: e for e in got.entries if cacheable(e)}
+    if out_dir.is_dir() or got.solved:
+        cache.save()
+    return DocsReport(docs_dir, got.entries, changed, removed)
+
+
+# --------------------------------------------------------------------------------------------
+# progress display
+# --------------------------------------------------------------------------------------------
+def make_progress(stream: Any = None, *, label: str = "") -> Progress:
+    """A bar on a terminal, one line per item otherwise."""
+    stream = stream if stream is not None else sys.stderr
+    tty = bool(getattr(stream, "isatty", lambda: False)())
+    width = 28
+
+    def show(done: int, total: int, name: str, note: str) -> None:
+        if tty:
+            filled = int(width * done / max(total, 1))
+            bar = "#" * filled + "-" * (width - filled)
+            line = f"\r{label}[{bar}] {done}/{total} {name}"[:100]
+            stream.write(line.ljust(100) + ("\n" if done == total else ""))
+        else:
+            stream.write(f"{label}[{done}/{total}] {name}: {note}\n")
+        stream.flush()
+
+    return show
+
+
+def iter_parts(entries: Iterable[dict[str, Any]]) -> Iterable[dict[str, str]]:
+    """One row per part: set, id, part, status (for ``derive list``)."""
+    for e in entries:
+        for p in e["parts"]:
+            yield {"set": e["set"], "id": e["id"], "part": p["label"], "status": p["status"]}

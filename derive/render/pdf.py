@@ -1,0 +1,193 @@
+"""LaTeX -> PDF with latexmk and pdflatex, atomically.
+
+Design rule: a PDF in ``build/`` is replaced only by a PDF that compiled completely.  Each
+document is compiled in a fresh temporary directory next to its target (same file system),
+then moved into place with :func:`os.replace`; a failure leaves the previous PDF untouched,
+keeps the full log next to it, and raises :class:`~derive.errors.BuildError` quoting the
+offending log lines (file, line, error) and the source lines they point at.
+
+Missing tools are reported with the Debian packages that provide them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from derive.errors import BuildError
+
+# What the templates need, as Debian packages (TeX Live 2022 and later).
+DEBIAN_PACKAGES: tuple[str, ...] = (
+    "latexmk", "texlive-latex-base", "texlive-latex-recommended", "texlive-latex-extra",
+    "texlive-pictures", "lmodern",
+)
+TOOLS: tuple[str, ...] = ("latexmk", "pdflatex")
+TIMEOUT_S = 600.0
+
+# Environment of every run: long log lines (one error per line), reproducible output.
+_TEX_ENV = {"max_print_line": "1000", "error_line": "254", "half_error_line": "238",
+            "SOURCE_DATE_EPOCH": "0", "FORCE_SOURCE_DATE": "1"}
+
+_PROBLEM_MARK = re.compile(r"^% ---- problem (.+)$")
+
+
+def install_hint() -> str:
+    """The command that installs what the build needs.
+
+    >>> install_hint().startswith("sudo apt-get install")
+    True
+    """
+    return "sudo apt-get install --no-install-recommends " + " ".join(DEBIAN_PACKAGES)
+
+
+def check_tools() -> dict[str, str]:
+    """Paths of latexmk and pdflatex, or a :class:`BuildError` naming what to install."""
+    found = {t: shutil.which(t) for t in TOOLS}
+    missing = [t for t, p in found.items() if p is None]
+    if missing:
+        raise BuildError(
+            f"{' and '.join(missing)} not found on PATH; the PDF build needs TeX Live. On "
+            f"Debian or Ubuntu install it with:\n  {install_hint()}\n"
+            f"or run `derive build --tex-only` to write the .tex files without compiling them")
+    return {t: str(p) for t, p in found.items()}
+
+
+@dataclass(frozen=True)
+class LogError:
+    """One error found in a TeX log."""
+    file: str
+    line: int | None
+    message: str
+    context: tuple[str, ...] = field(default_factory=tuple)
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line is not None else self.file
+        return "\n".join([f"{where}: {self.message}", *("    " + c for c in self.context)])
+
+
+def parse_log(text: str, *, default_file: str = "") -> list[LogError]:
+    """The errors of a pdflatex log (run with ``-file-line-error``).
+
+    >>> log = "(./doc.tex\\n./doc.tex:12: Undefined control sequence.\\nl.12 \\\\foo\\n\\n)"
+    >>> [str(e) for e in parse_log(log)]
+    ['./doc.tex:12: Undefined control sequence.\\n    l.12 \\\\foo']
+    """
+    lines = text.splitlines()
+    errors: list[LogError] = []
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        m = re.match(r"^(\S[^:]*\.(?:tex|sty|cls|def|cfg|clo|fd|aux|toc)):(\d+): (.*)$", line)
+        bang = line.startswith("! ")
+        if m or bang:
+            file, num, message = ((m.group(1), int(m.group(2)), m.group(3)) if m
+                                  else (default_file, None, line[2:]))
+            context: list[str] = []
+            j = i + 1
+            while j < len(lines) and len(context) < 8:
+                nxt = lines[j]
+                if not nxt.strip():
+                    break
+                context.append(nxt.rstrip())
+                j += 1
+                if re.match(r"^l\.\d+", nxt):
+                    if num is None:
+                        num = int(re.match(r"^l\.(\d+)", nxt).group(1))  # type: ignore[union-attr]
+                    break
+            errors.append(LogError(file, num, message, tuple(context)))
+            i = j
+            continue
+        i += 1
+    # "Emergency stop" and "==> Fatal error" are consequences, not causes.
+    consequences = ("Emergency stop", "job aborted", "Fatal error occurred")
+    causes = [e for e in errors if not any(c in e.message for c in consequences)]
+    return causes or errors
+
+
+def locate_problem(tex_lines: list[str], line: int | None) -> str:
+    """The problem (``id (path)``) a line of a generated .tex file belongs to, or ``""``.
+
+    >>> locate_problem(["x", "% ---- problem 8.2 (chapter8/ex8_2.py)", "y", "z"], 4)
+    '8.2 (chapter8/ex8_2.py)'
+    """
+    if line is None:
+        return ""
+    for k in range(min(line, len(tex_lines)) - 1, -1, -1):
+        m = _PROBLEM_MARK.match(tex_lines[k])
+        if m:
+            return m.group(1)
+    return ""
+
+
+def compile_pdf(tex: Path, pdf: Path, *, timeout: float = TIMEOUT_S) -> Path:
+    """Compile ``tex`` into ``pdf`` (replaced atomically; untouched on failure)."""
+    check_tools()
+    tex, pdf = Path(tex), Path(pdf)
+    pdf.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".latex-{pdf.stem}-", dir=pdf.parent))
+    try:
+        shutil.copyfile(tex, work / "document.tex")
+        cmd = ["latexmk", "-norc", "-pdf", "-quiet",
+               "-pdflatex=pdflatex -interaction=nonstopmode -halt-on-error -file-line-error "
+               "%O %S", "document.tex"]
+        env = {**os.environ, **_TEX_ENV}
+        try:
+            proc = subprocess.run(cmd, cwd=work, env=env, stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                  timeout=timeout, check=False)
+        except subprocess.TimeoutExpired:
+            raise BuildError(f"LaTeX timed out after {timeout:.0f} s on {tex}; the previous "
+                             f"{pdf} is untouched") from None
+        built = work / "document.pdf"
+        if proc.returncode == 0 and built.is_file():
+            os.replace(built, pdf)
+            pdf.with_suffix(".log").unlink(missing_ok=True)  # the log of an earlier failure
+            return pdf
+        log_path = work / "document.log"
+        log = log_path.read_text(encoding="utf-8", errors="replace") if log_path.is_file() \
+            else proc.stdout.decode("utf-8", errors="replace")
+        kept = pdf.with_suffix(".log")
+        kept.write_text(log, encoding="utf-8")
+        raise _failure(tex, pdf, kept, log)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _failure(tex: Path, pdf: Path, kept_log: Path, log: str) -> BuildError:
+    errors = [e if e.file not in ("./document.tex", "document.tex") else
+              LogError(str(tex), e.line, e.message, e.context)
+              for e in parse_log(log, default_file=str(tex))]
+    source = tex.read_text(encoding="utf-8", errors="replace").splitlines()
+    lines = [f"LaTeX failed on {tex}"]
+    first = errors[0] if errors else None
+    if first is not None and first.file == str(tex):
+        where = locate_problem(source, first.line)
+        if where:
+            lines[0] += f" in problem {where}"
+    lines[0] += ":"
+    for e in errors[:3]:
+        lines.extend("  " + _clip(x) for x in str(e).splitlines())
+        if e.file == str(tex) and e.line:
+            lo, hi = max(1, e.line - 2), min(len(source), e.line + 1)
+            for k in range(lo, hi + 1):
+                lines.append(_clip(f"  {'>' if k == e.line else ' '} {k:5d} | "
+                                   f"{source[k - 1]}"))
+    if not errors:
+        lines.append("  (no error line found in the log)")
+    kept = f"the previous {pdf} is untouched" if pdf.exists() else f"{pdf} was not written"
+    lines.append(f"full log: {kept_log}; {kept}")
+    err = BuildError("\n".join(lines))
+    err.file = first.file if first else str(tex)  # type: ignore[attr-defined]
+    err.line = first.line if first else None  # type: ignore[attr-defined]
+    err.errors = errors  # type: ignore[attr-defined]
+    return err
+
+
+def _clip(line: str, width: int = 160) -> str:
+    """One line of an error message, cut to ``width`` characters."""
+    return line if len(line) <= width else line[: width - 4] + " ..."

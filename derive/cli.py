@@ -49,7 +49,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
-        print("derive: interrupted; outputs written before the interruption are intact",
+        print("derive: interrupted; outputs are replaced only once complete, so the previous "
+              "ones and the cache are intact; run the same command again to finish",
               file=sys.stderr)
         return 130
     except DeriveError as exc:
@@ -58,6 +59,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2 if isinstance(exc, ValueError) else 1
     except BrokenPipeError:  # pragma: no cover - e.g. `derive list | head`
         return 0
+    except OSError as exc:
+        # A file the command needs could not be read or written: name it, no traceback.
+        print(f"derive: error: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -8,7 +8,6 @@ time budget is reported as *tested* with the number of agreeing instances, never
 
 from __future__ import annotations
 
-import functools
 import time
 from typing import Any, Sequence
 
@@ -68,11 +67,6 @@ def _key(e: Any) -> str:
     return sympy.srepr(e) if isinstance(e, sympy.Basic) else repr(e)
 
 
-@functools.lru_cache(maxsize=4096)
-def _cached_impl(key: tuple) -> Verdict:  # pragma: no cover - replaced below
-    raise RuntimeError
-
-
 _CACHE: dict[tuple, Verdict] = {}
 
 
@@ -82,7 +76,8 @@ def _cached(key: tuple, lhs: Any, rhs: Any, assume: tuple, budget: float | None)
         hit = check_claim(Claim.from_exprs(lhs, rhs, assume), budget)
         if len(_CACHE) > 20_000:
             _CACHE.clear()
-        _CACHE[key] = hit
+        if not hit.timed_out:  # an outcome that depends on the machine's load is not kept
+            _CACHE[key] = hit
     return hit
 
 
@@ -95,7 +90,7 @@ def check_claim(claim: Claim, budget: float | None = None) -> Verdict:
             verdict = _check(claim, deadline)
     except BudgetExceeded as exc:
         verdict = Verdict(Status.UNKNOWN, f"{exc} before the search finished",
-                          claim=claim.text)
+                          claim=claim.text, timed_out=True)
     except RecursionError:
         verdict = Verdict(Status.UNKNOWN, "expression too deep to check", claim=claim.text)
     except DeriveError:
@@ -145,7 +140,7 @@ def _check(claim: Claim, deadline: Deadline) -> Verdict:
                                instances=found.instances)
     except BudgetExceeded as exc:
         return Verdict(Status.TESTED, f"no proof found: {exc}", claim=claim.text,
-                       instances=found.instances)
+                       instances=found.instances, timed_out=True)
     except (RecursionError, sympy.PolynomialError, sympy.CoercionFailed, ValueError,
             TypeError, NotImplementedError, AttributeError, ZeroDivisionError):
         pass  # a strategy that cannot handle the expression proves nothing

@@ -91,6 +91,7 @@ class Verdict:
     detail: str = ""
     seconds: float = 0.0
     lemmas: tuple[str, ...] = field(default_factory=tuple)
+    timed_out: bool = False   # the time budget ran out: the outcome depends on the machine
 
     @property
     def proved(self) -> bool:
@@ -116,6 +117,7 @@ class Verdict:
             "rhs_value": _plain(self.rhs_value),
             "instances": self.instances,
             "lemmas": list(self.lemmas),
+            "timed_out": self.timed_out,
             "detail": self.detail,
         }
 

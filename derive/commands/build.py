@@ -3,7 +3,9 @@
 Design rule: the command parses arguments and reports; the work is
 :func:`derive.render.build.build`.  Exit code 0 when everything built and no part failed,
 1 when a part errored or a step was refuted (the outputs are still written, with the failure
-marked) or when LaTeX failed (the previous PDF is kept).
+marked) or when LaTeX failed or an output could not be written (the previous PDF is kept),
+130 when interrupted.  A part whose check ran out of its time budget is reported (not a
+failure) and is checked again on the next build.
 """
 
 from __future__ import annotations
@@ -42,6 +44,11 @@ def run(args: argparse.Namespace) -> int:
           f"cached), {t['parts']} parts; steps: {t['proved']} proved, {t['tested']} tested, "
           f"{t['unchecked']} not machine-checked; {len(report.written)} file(s) written, "
           f"{len(report.compiled)} PDF(s) compiled in {report.seconds:.1f} s")
+    if report.timed_out:
+        print(f"derive: {len(report.timed_out)} part(s) ran out of their time budget and are "
+              f"only tested or unknown: {', '.join(report.timed_out)}; they are not cached and "
+              f"will be checked again on the next build (a busy machine can cause this)",
+              file=sys.stderr)
     if report.failures:
         print("derive: some parts failed (marked in the outputs):", file=sys.stderr)
         for line in report.failures:

@@ -26,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
     from derive.check.verdict import Status
     from derive.errors import ProblemError
     from derive.problems import discover, load, solve
-    from derive.render.build import make_progress
+    from derive.render.build import contain_malformed, make_progress
     from derive.render.steps import STATUSES, part_name
 
     files = discover(args.problems)
@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
             parts["error"] = parts.get("error", 0) + 1
             progress(i, len(files), pf.relpath, "failed to load")
             continue
-        result = solve(problem)
+        result = contain_malformed(solve(problem))
         for pr in result.parts:
             parts[pr.status] = parts.get(pr.status, 0) + 1
             name = part_name(problem.id, pr.part.label)

@@ -15,6 +15,12 @@ sources) and the templates.  A rebuild with nothing changed imports neither SymP
 LaTeX.  A PDF is recompiled when the .tex it was built from changed (the cache remembers the
 hash) or it is missing.  The cache is written only after everything else succeeded (a LaTeX
 or template failure leaves it as it was), atomically, so a failure cannot poison it.
+
+Faults keep the previous outputs: every file is replaced atomically (a PDF only by one that
+compiled), a path that cannot be written is a :class:`~derive.errors.BuildError` naming it,
+an interruption stops the LaTeX runs and leaves no temporary file behind, and an entry whose
+checks ran out of their time budget is not cached (its verdicts depend on the machine's
+load, not on its key), so the next build checks it again.
 """
 
 from __future__ import annotations
@@ -22,8 +28,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -36,6 +44,10 @@ CACHE_FORMAT = 1
 BOOK_TITLE = "Convolutional Networks"
 BOOK_SUBTITLE = "Worked solutions, machine-checked"
 DOCS_INDEX = "README.md"
+
+# How derive.check.budget words an expired budget; a verdict or error saying so depends on
+# the machine's speed and load rather than on the problem's source.
+_BUDGET_SPENT = re.compile(r"time budget of \S+ s spent")
 
 # progress(done, total, name, note): called once per problem and once per PDF.
 Progress = Callable[[int, int, str, str], None]
@@ -120,21 +132,40 @@ class Cache:
         write_atomic(self.path, json.dumps(data, sort_keys=True, indent=0))
 
 
+def cannot_write(path: Path, exc: OSError) -> BuildError:
+    """The error for a file that could not be written: which, why, and what to do.
+
+    >>> print(cannot_write(Path("build/a.pdf"), IsADirectoryError(21, "Is a directory")))
+    ... # doctest: +NORMALIZE_WHITESPACE
+    cannot write build/a.pdf: Is a directory; clear what is in the way or make its
+    directory writable (or choose another directory with --out)
+    """
+    return BuildError(f"cannot write {path}: {exc.strerror or exc}; clear what is in the way "
+                      f"or make its directory writable (or choose another directory with "
+                      f"--out)")
+
+
 def write_atomic(path: Path, text: str) -> None:
-    """Replace ``path`` by ``text`` atomically (never a half-written file)."""
+    """Replace ``path`` by ``text`` atomically (never a half-written file); a failure is a
+    :class:`BuildError` naming ``path``, which is then as it was."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise cannot_write(path, exc) from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
             f.write(text)
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         try:
             os.unlink(tmp)
         except OSError:
             pass
+        if isinstance(exc, OSError):
+            raise cannot_write(path, exc) from None
         raise
 
 
@@ -181,7 +212,78 @@ def make_entry(result: Any, relpath: str, key: str,
         "md": markdown.render_problem(result, template_dir),
         "svgs": markdown.figures(result),
         "index": index_rows(result),
+        "timed_out": timed_out_parts(result),
     }
+
+
+def timed_out_parts(result: Any) -> list[str]:
+    """Names of the parts with a check (or an error) that ran out of its time budget.
+
+    >>> from derive.book import Check, Part, Problem
+    >>> from derive.book.model import PartResult, ProblemResult
+    >>> from derive.check.verdict import Status, Verdict
+    >>> p = Problem("8.4", "chapter8", "t", "s", (Part("b", "p", print),))
+    >>> late = Verdict(Status.TESTED, "no proof found: time budget of 4 s spent",
+    ...                timed_out=True)
+    >>> timed_out_parts(ProblemResult(p, (PartResult(p.parts[0], (Check(1, 1, late),)),)))
+    ['8.4(b)']
+    """
+    from derive.book.model import flatten_steps
+    from derive.render.steps import part_name
+    return [part_name(result.problem.id, pr.part.label) for pr in result.parts
+            if _BUDGET_SPENT.search(pr.error) or any(
+                v.timed_out for _why, v in flatten_steps(pr.blocks))]
+
+
+def contain_malformed(result: Any, render: Callable[[Any], Any] | None = None) -> Any:
+    """``result`` with every part whose blocks are malformed turned into an error part.
+
+    A part is malformed when a block is not one of :mod:`derive.book.model`'s, when its
+    status cannot be read (a check without a verdict, say) or, given ``render`` (called with
+    a one-part result), when it cannot be rendered.  The error gives the context
+    (``while solving 8.4(b): ...``) and the other parts are kept as they are.
+
+    >>> from derive.book import Part, Problem
+    >>> from derive.problems import solve
+    >>> r = contain_malformed(solve(Problem("8.4", "chapter8", "t", "s",
+    ...                                     (Part("b", "p", lambda s: s.blocks.append(1)),))))
+    >>> r.parts[0].status, r.parts[0].error
+    ('error', 'while solving 8.4(b): block 1 is a int (1), not a block of derive.book')
+    """
+    from derive.book.model import PartResult, ProblemResult
+    from derive.render.steps import part_name
+    parts, changed = [], False
+    for pr in result.parts:
+        fault = _malformed(pr, result.problem, render)
+        if fault:
+            doing, detail = fault
+            name = part_name(result.problem.id, pr.part.label)
+            pr = PartResult(pr.part, (), pr.error or f"while {doing} {name}: {detail}")
+            changed = True
+        parts.append(pr)
+    return ProblemResult(result.problem, tuple(parts)) if changed else result
+
+
+def _malformed(pr: Any, problem: Any,
+               render: Callable[[Any], Any] | None) -> tuple[str, str] | None:
+    from derive.book.model import Block, ProblemResult, flatten_steps
+    for i, block in enumerate(pr.blocks, 1):
+        if not isinstance(block, Block):  # type: ignore[arg-type]
+            return "solving", (f"block {i} is a {type(block).__name__} ({block!r:.60}), not a "
+                               f"block of derive.book")
+    try:  # what the index and `derive check` read: the part's status and every verdict's
+        for _why, verdict in flatten_steps(pr.blocks):
+            verdict.status.value
+        pr.status
+    except Exception as exc:
+        return "solving", f"malformed block: {type(exc).__name__}: {exc}"
+    if render is not None:
+        try:
+            render(ProblemResult(problem, (pr,)))
+        except Exception as exc:
+            _raise_template_error(exc)
+            return "rendering", f"{type(exc).__name__}: {exc}"
+    return None
 
 
 @dataclass
@@ -238,9 +340,19 @@ def _broken_entry(pf: Any, key: str, error: str) -> dict[str, Any]:
 def _solve_and_render(pf: Any, key: str, template_dir: str | None) -> dict[str, Any]:
     from derive.problems import load, solve
     problem = load(pf)
-    result = solve(problem)
+    result = contain_malformed(solve(problem))
+
+    def render(r: Any) -> dict[str, Any]:
+        return make_entry(r, pf.relpath, key, template_dir)
+
     try:
-        return make_entry(result, pf.relpath, key, template_dir)
+        return render(result)
+    except Exception as exc:
+        _raise_template_error(exc)
+    # Some part cannot be rendered: mark it as an error and render the others.
+    result = contain_malformed(result, render)
+    try:
+        return render(result)
     except DeriveError as exc:
         raise ProblemError(f"{pf.path}: while rendering {problem.id}: {exc}") from exc
     except Exception as exc:
@@ -290,8 +402,9 @@ def _summary(entry: dict[str, Any]) -> str:
 def cacheable(entry: dict[str, Any]) -> bool:
     """Every solved and rendered entry is a pure function of its key and is cached, failed
     parts included (they are reported on every build); a module that failed to load is not
-    (``derive list`` shows it, the build stops on it)."""
-    return not entry.get("broken", False)
+    (``derive list`` shows it, the build stops on it), nor an entry with a check that ran out
+    of its time budget (the next build checks it again)."""
+    return not entry.get("broken", False) and not entry.get("timed_out")
 
 
 # --------------------------------------------------------------------------------------------
@@ -405,6 +518,11 @@ class BuildReport:
                 for e in self.entries for p in e["parts"]
                 if p["status"] in ("error", "refuted")]
 
+    @property
+    def timed_out(self) -> list[str]:
+        """``"8.4(b)"`` for every part with a check that ran out of its time budget."""
+        return [name for e in self.entries for name in e.get("timed_out", ())]
+
 
 def build(problems_dir: str | Path = "problems", out_dir: str | Path = "build", *,
           tex_only: bool = False, force: bool = False, progress: Progress = _quiet,
@@ -415,6 +533,7 @@ def build(problems_dir: str | Path = "problems", out_dir: str | Path = "build", 
     problems_dir, out_dir = Path(problems_dir), Path(out_dir)
     if not tex_only:
         pdf.check_tools()
+    _make_out_dir(out_dir)
     cache = Cache.load(out_dir)
     got = collect(problems_dir, cache, force=force, progress=progress,
                   template_dir=template_dir)
@@ -451,6 +570,16 @@ def build(problems_dir: str | Path = "problems", out_dir: str | Path = "build", 
     return report
 
 
+def _make_out_dir(out_dir: Path) -> None:
+    """Create the output directory, or fail before any work with a clear error."""
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        reason = "a file is in the way" if out_dir.exists() else exc.strerror or str(exc)
+        raise BuildError(f"cannot write the output directory {out_dir}: {reason}; pass --out "
+                         f"with a directory that can be created and written") from None
+
+
 def _compile_all(out_dir: Path, todo: list[str], documents: dict[str, str],
                  outputs: dict[str, str], progress: Progress,
                  jobs: int) -> dict[str, BuildError]:
@@ -458,11 +587,12 @@ def _compile_all(out_dir: Path, todo: list[str], documents: dict[str, str],
     failures: dict[str, BuildError] = {}
     problems = [rel for rel in todo if rel != "solutions.tex"]
     done = 0
+    stop = threading.Event()
 
     def one(rel: str) -> tuple[str, BuildError | None]:
         tex = out_dir / rel
         try:
-            pdf.compile_pdf(tex, tex.with_suffix(".pdf"))
+            pdf.compile_pdf(tex, tex.with_suffix(".pdf"), cancel=stop)
             return rel, None
         except BuildError as exc:
             return rel, exc
@@ -478,11 +608,17 @@ def _compile_all(out_dir: Path, todo: list[str], documents: dict[str, str],
         progress(done, len(todo), str(Path(rel).with_suffix(".pdf")),
                  "compiled" if err is None else "LaTeX failed")
 
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+    pool = ThreadPoolExecutor(max_workers=max(1, jobs))
+    try:
         for rel, err in pool.map(one, problems):
             record(rel, err)
-    if "solutions.tex" in todo:
-        record(*one("solutions.tex"))
+        if "solutions.tex" in todo:
+            record(*one("solutions.tex"))
+    except BaseException:
+        stop.set()  # interrupted: stop the LaTeX runs of the other threads, start no more
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
     return failures
 
 
@@ -492,7 +628,14 @@ def _remove_stale(out_dir: Path, cache: Cache, documents: dict[str, str]) -> Non
         for suffix in (".tex", ".pdf", ".log"):
             path = (out_dir / rel).with_suffix(suffix)
             if path.is_file():
-                path.unlink()
+                _unlink(path)
+
+
+def _unlink(path: Path) -> None:
+    try:
+        path.unlink()
+    except OSError as exc:
+        raise cannot_write(path, exc) from None
 
 
 # --------------------------------------------------------------------------------------------
@@ -533,7 +676,7 @@ def docs(problems_dir: str | Path = "problems", docs_dir: str | Path = "docs/sol
             if path.is_file() and path.suffix in (".md", ".svg") and rel not in files:
                 removed.append(rel)
                 if not check:
-                    path.unlink()
+                    _unlink(path)
     cache.problems = {e["path"]: e for e in got.entries if cacheable(e)}
     if out_dir.is_dir() or got.solved:
         cache.save()

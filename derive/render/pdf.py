@@ -4,7 +4,9 @@ Design rule: a PDF in ``build/`` is replaced only by a PDF that compiled complet
 document is compiled in a fresh temporary directory next to its target (same file system),
 then moved into place with :func:`os.replace`; a failure leaves the previous PDF untouched,
 keeps the full log next to it, and raises :class:`~derive.errors.BuildError` quoting the
-offending log lines (file, line, error) and the source lines they point at.
+offending log lines (file, line, error) and the source lines they point at.  LaTeX runs in a
+process group of its own, stopped as a whole on a timeout, on an interruption or when the
+caller cancels, so no TeX process outlives the build.
 
 Missing tools are reported with the Debian packages that provide them.
 """
@@ -14,8 +16,11 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
+import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,6 +39,7 @@ _TEX_ENV = {"max_print_line": "1000", "error_line": "254", "half_error_line": "2
             "SOURCE_DATE_EPOCH": "0", "FORCE_SOURCE_DATE": "1"}
 
 _PROBLEM_MARK = re.compile(r"^% ---- problem (.+)$")
+_POSIX = os.name == "posix" and hasattr(os, "killpg")
 
 
 def install_hint() -> str:
@@ -124,38 +130,88 @@ def locate_problem(tex_lines: list[str], line: int | None) -> str:
     return ""
 
 
-def compile_pdf(tex: Path, pdf: Path, *, timeout: float = TIMEOUT_S) -> Path:
-    """Compile ``tex`` into ``pdf`` (replaced atomically; untouched on failure)."""
+def compile_pdf(tex: Path, pdf: Path, *, timeout: float = TIMEOUT_S,
+                cancel: threading.Event | None = None) -> Path:
+    """Compile ``tex`` into ``pdf`` (replaced atomically; untouched on failure).
+
+    Setting ``cancel`` (from another thread) stops the LaTeX run with a :class:`BuildError`;
+    an interruption (``KeyboardInterrupt``) stops it too and propagates.
+    """
+    from derive.render.build import cannot_write
     check_tools()
     tex, pdf = Path(tex), Path(pdf)
-    pdf.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".latex-{pdf.stem}-", dir=pdf.parent))
+    try:
+        pdf.parent.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix=f".latex-{pdf.stem}-", dir=pdf.parent))
+    except OSError as exc:
+        raise cannot_write(pdf, exc) from None
     try:
         shutil.copyfile(tex, work / "document.tex")
         cmd = ["latexmk", "-norc", "-pdf", "-quiet",
                "-pdflatex=pdflatex -interaction=nonstopmode -halt-on-error -file-line-error "
                "%O %S", "document.tex"]
-        env = {**os.environ, **_TEX_ENV}
-        try:
-            proc = subprocess.run(cmd, cwd=work, env=env, stdout=subprocess.PIPE,
-                                  stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                  timeout=timeout, check=False)
-        except subprocess.TimeoutExpired:
-            raise BuildError(f"LaTeX timed out after {timeout:.0f} s on {tex}; the previous "
-                             f"{pdf} is untouched") from None
+        returncode, output = _run(cmd, work, timeout, cancel, tex, pdf)
         built = work / "document.pdf"
-        if proc.returncode == 0 and built.is_file():
-            os.replace(built, pdf)
+        if returncode == 0 and built.is_file():
+            try:
+                os.replace(built, pdf)
+            except OSError as exc:
+                raise cannot_write(pdf, exc) from None
             pdf.with_suffix(".log").unlink(missing_ok=True)  # the log of an earlier failure
             return pdf
+        if returncode < 0:
+            raise BuildError(f"LaTeX was stopped by {_signal_name(-returncode)} while "
+                             f"compiling {tex}; the previous {pdf} is untouched; run the "
+                             f"build again")
         log_path = work / "document.log"
         log = log_path.read_text(encoding="utf-8", errors="replace") if log_path.is_file() \
-            else proc.stdout.decode("utf-8", errors="replace")
+            else output.decode("utf-8", errors="replace")
         kept = pdf.with_suffix(".log")
-        kept.write_text(log, encoding="utf-8")
+        try:
+            kept.write_text(log, encoding="utf-8")
+        except OSError as exc:
+            raise cannot_write(kept, exc) from None
         raise _failure(tex, pdf, kept, log)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _run(cmd: list[str], work: Path, timeout: float, cancel: threading.Event | None,
+         tex: Path, pdf: Path) -> tuple[int, bytes]:
+    """Run ``cmd`` in ``work`` as a process group; its exit code and output."""
+    proc = subprocess.Popen(cmd, cwd=work, env={**os.environ, **_TEX_ENV},
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            stdin=subprocess.DEVNULL, start_new_session=_POSIX)
+    end = time.monotonic() + timeout
+    try:
+        while True:
+            try:
+                output, _ = proc.communicate(timeout=0.1)
+                return proc.returncode, output
+            except subprocess.TimeoutExpired:
+                if cancel is not None and cancel.is_set():
+                    raise BuildError(f"LaTeX on {tex} was cancelled; the previous {pdf} is "
+                                     f"untouched") from None
+                if time.monotonic() > end:
+                    raise BuildError(f"LaTeX timed out after {timeout:g} s on {tex}; the "
+                                     f"previous {pdf} is untouched") from None
+    finally:
+        if proc.returncode is None:  # stopped early: end latexmk and every TeX it started
+            try:
+                if _POSIX:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                else:  # pragma: no cover - no process groups
+                    proc.kill()
+            except OSError:  # pragma: no cover - it ended meanwhile
+                pass
+            proc.communicate()
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:  # pragma: no cover - an unnamed signal
+        return f"signal {number}"
 
 
 def _failure(tex: Path, pdf: Path, kept_log: Path, log: str) -> BuildError:

@@ -53,6 +53,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import sympy
 
 from derive.check.verdict import Status, Verdict
+from derive.symbols import as_expr
 from derive.errors import UnsupportedError
 
 __all__ = [
@@ -233,14 +234,14 @@ def cross_check(before: Any, after: Any, ranges: Ranges | None = None,
     rel: list[Any] = list(assume)
 
     def plain(e: Any) -> Any:   # plain symbols, so that no relation evaluates to True early
-        e = sympy.sympify(e)
+        e = as_expr(e)
         return e.xreplace({q: sympy.Symbol(q.name) for q in e.free_symbols})
 
     for s in sorted(free, key=lambda q: q.name):
         if s in ranges:
             for end, rel_of in zip(ranges[s], (sympy.Ge, sympy.Le)):
                 # a bound through a symbol absent from both sides restricts nothing
-                if {q.name for q in sympy.sympify(end).free_symbols} <= names:
+                if {q.name for q in as_expr(end).free_symbols} <= names:
                     rel.append(rel_of(plain(s), plain(end)))
         elif s.is_integer:
             rel.append(sympy.Le(plain(s), SEARCH_SIZE_BOUND if bound is None else bound))

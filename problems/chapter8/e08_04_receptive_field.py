@@ -68,18 +68,8 @@ def _perturbation_rows(layers, length: int) -> int:
 
 
 def _figures():
-    import importlib.util
-    import sys
-    from pathlib import Path
-
-    name = "derive_problems._practice_figures"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            name, Path(__file__).resolve().parents[1] / "practice" / "_figures.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+    from derive.book import figures
+    return figures
 
 
 PROMPTS = {

@@ -1,12 +1,9 @@
-"""Figures shared by the practice and theory problems, drawn from the engine's numbers.
+"""Figures drawn from the engine's numbers, shared by problems.
 
 Design rule: a figure never holds a typed-in coordinate.  Every position comes from the
 engine (:func:`derive.conv.shapes.output_size` for how many units a level has,
 :func:`derive.conv.receptive.receptive_field` for where a unit sits in input coordinates and
 which units the top unit sees); the same geometry is written once as TikZ and once as SVG.
-
-Problem modules load this helper by file path (problem modules are not a package); it is
-not a problem itself: its name starts with an underscore, so discovery skips it.
 """
 
 from __future__ import annotations

@@ -129,6 +129,12 @@ def _size(shape: tuple[int, ...]) -> int:
     return out
 
 
+# Kind assumptions ("x real", "k odd") as maths.
+_KIND_TEX = {"real": r"\in \mathbb{R}", "integer": r"\in \mathbb{Z}",
+             "rational": r"\in \mathbb{Q}", "positive": "> 0", "nonnegative": r"\geq 0",
+             "negative": "< 0", "odd": r"\text{ odd}", "even": r"\text{ even}"}
+
+
 def assumption_tex(text: str) -> str:
     r"""An assumption such as ``"P >= 0"`` as maths (a token-by-token transliteration).
 
@@ -136,7 +142,13 @@ def assumption_tex(text: str) -> str:
     'P \\geq 0'
     >>> assumption_tex("2*P + 1 != K")
     '2 \\, P + 1 \\neq K'
+    >>> assumption_tex("x real")
+    'x \\in \\mathbb{R}'
     """
+    words = text.replace(",", " ").split()
+    if len(words) >= 2 and words[-1] in _KIND_TEX and all(_IDENT.match(w) for w in words[:-1]):
+        names = ", ".join(DerivePrinter()._name(w) for w in words[:-1])
+        return f"{names} {_KIND_TEX[words[-1]]}"
     ops = {">=": r"\geq", "<=": r"\leq", "!=": r"\neq", "==": "=", "*": r"\,", ">": ">",
            "<": "<", "+": "+", "-": "-", "/": "/", "(": "(", ")": ")", ",": ","}
     printer = DerivePrinter()

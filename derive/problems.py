@@ -104,7 +104,7 @@ def load(pf: ProblemFile):
     sys.modules[name] = module
     try:
         spec.loader.exec_module(module)
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:  # a module that exits is broken, not fatal
         sys.modules.pop(name, None)
         raise ProblemError(f"{pf.path}: failed to load: {type(exc).__name__}: {exc}") from exc
     problem = getattr(module, "PROBLEM", None)
@@ -114,7 +114,12 @@ def load(pf: ProblemFile):
     if not isinstance(problem, Problem):
         raise ProblemError(f"{pf.path}: PROBLEM is a {type(problem).__name__}, expected "
                            f"derive.book.Problem")
-    validate(problem, pf)
+    try:
+        validate(problem, pf)
+    except ProblemError:
+        raise
+    except (TypeError, AttributeError, ValueError) as exc:
+        raise ProblemError(f"{pf.path}: malformed PROBLEM: {type(exc).__name__}: {exc}") from exc
     return problem
 
 
@@ -189,7 +194,7 @@ def solve(problem):
             except DeriveError as exc:
                 error = str(exc.with_context(f"while solving "
                                              f"{part_name(problem.id, part.label)}"))
-            except Exception as exc:
+            except (Exception, SystemExit) as exc:
                 error = (f"while solving {part_name(problem.id, part.label)}: "
                          f"{type(exc).__name__}: {exc}")
         results.append(PartResult(part, tuple(sheet.blocks), error))

@@ -162,6 +162,9 @@ class LatexChain:
 # Public functions
 
 
+PARSE_BUDGET = 2.0   # seconds to build one LaTeX input (SymPy evaluates as it builds)
+
+
 def parse_latex_chain(text: str, symbols: dict[str, sympy.Symbol] | None = None) -> LatexChain:
     r"""Read a LaTeX formula or derivation into a chain of SymPy expressions.
 
@@ -169,8 +172,15 @@ def parse_latex_chain(text: str, symbols: dict[str, sympy.Symbol] | None = None)
     >>> c.exprs, c.relations, c.links[1].column
     ([a/b, a/b, a], ['=', '<='], 18)
     """
+    from derive.check.budget import time_limit
+    from derive.errors import BudgetExceeded
     doc = _Document(_check_text(text))
-    return doc.parse(symbols if symbols is not None else {})
+    try:
+        with time_limit(PARSE_BUDGET):
+            return doc.parse(symbols if symbols is not None else {})
+    except BudgetExceeded:
+        raise ParseError(f"this formula takes more than {PARSE_BUDGET:g} s to build; "
+                         f"simplify it", text=text) from None
 
 
 def parse_latex_expression(text: str, symbols: dict[str, sympy.Symbol] | None = None) -> Any:
@@ -395,6 +405,13 @@ class _Document:
                 row_links = builder.row(tree)
             except RecursionError:
                 raise self.error("formula nested too deeply", start) from None
+            except ParseError:
+                raise
+            except (TypeError, ValueError, ArithmeticError, NotImplementedError,
+                    AttributeError, IndexError) as exc:
+                # SymPy refused to build a piece (e.g. max over a symbolic sum)
+                raise self.error(f"cannot build this formula ({type(exc).__name__}: "
+                                 f"{str(exc)[:80]})", start) from None
             if row_links and row_links[0].relation is not None and not links:
                 raise self.error(f"the formula starts with '{row_links[0].relation}' but "
                                  f"nothing comes before it", start + _start(tree.children[0]))

@@ -165,7 +165,16 @@ class _Builder:
         if method is None:
             word = _NODE_WORDS.get(type(node), type(node).__name__)
             raise _fail(f"{word} is not allowed in a claim", node, self.text)
-        return method(node)
+        try:
+            return method(node)
+        except ParseError:
+            raise
+        except ZeroDivisionError:
+            raise _fail("division by zero", node, self.text) from None
+        except (ValueError, TypeError, IndexError, ArithmeticError, RecursionError) as exc:
+            # SymPy refused to build this piece (e.g. Mod(x, 0), an empty index)
+            raise _fail(f"cannot build this expression ({type(exc).__name__}: "
+                        f"{str(exc)[:80]})", node, self.text) from None
 
     # -- leaves --------------------------------------------------------------------------
     def _Constant(self, node: ast.Constant) -> Any:
@@ -230,6 +239,8 @@ class _Builder:
             raise _fail(f"name {name!r} is not allowed", node, self.text)
         idx = node.slice
         parts = idx.elts if isinstance(idx, ast.Tuple) else [idx]
+        if not parts:
+            raise _fail("an indexed name needs at least one index, as in x[i]", node, self.text)
         indices = [self.build(p) for p in parts]
         return sympy.IndexedBase(name)[tuple(indices)]
 
@@ -323,7 +334,7 @@ def parse_expression(text: str, symbols: dict[str, sympy.Symbol] | None = None) 
     node = _parse_tree(text)
     if isinstance(node, ast.Compare):
         raise _fail("expected an expression, found a comparison", node, text)
-    return _Builder(text, symbols).build(node)
+    return _timed(lambda: _Builder(text, symbols).build(node), text)
 
 
 def parse_relation(text: str, symbols: dict[str, sympy.Symbol] | None = None
@@ -344,8 +355,24 @@ def parse_relation(text: str, symbols: dict[str, sympy.Symbol] | None = None
         if type(op) not in ops:
             raise _fail(f"comparison {type(op).__name__} is not allowed", node, text)
         names.append(ops[type(op)])
-    operands = [builder.build(node.left)] + [builder.build(c) for c in node.comparators]
+    operands = _timed(lambda: [builder.build(node.left)]
+                      + [builder.build(c) for c in node.comparators], text)
     return operands, names
+
+
+PARSE_BUDGET = 2.0   # seconds to build one input (SymPy evaluates as it builds)
+
+
+def _timed(build: Callable[[], Any], text: str) -> Any:
+    """Run ``build`` under the parse budget; a runaway SymPy evaluation is bad input."""
+    from derive.check.budget import time_limit
+    from derive.errors import BudgetExceeded
+    try:
+        with time_limit(PARSE_BUDGET):
+            return build()
+    except BudgetExceeded:
+        raise ParseError(f"this expression takes more than {PARSE_BUDGET:g} s to build; "
+                         f"simplify it", text=text) from None
 
 
 def parse_claim(text: str, symbols: dict[str, sympy.Symbol] | None = None) -> tuple[Any, Any]:

@@ -23,6 +23,9 @@ from derive.check.evaluate import Inexact, Instance, Undefined, compile_expr, nu
 
 BOX_POINTS = 256        # size of the exhaustive small-value box
 RANDOM_POINTS = 96      # random instances after the box
+ARRAY_DRAWS = 64        # instances at least for claims over indexed names / undefined functions
+RANDOM_SCALES = (3, 6, 12, 40, 200)   # random offsets above a symbol's lower bound
+SUM_RANDOM_SCALES = (1, 2, 2, 3)      # the same, when a sum or product has symbolic limits
 REAL_SMALL = [Fraction(0), Fraction(1), Fraction(-1), Fraction(1, 2), Fraction(-3, 2),
               Fraction(7, 3), Fraction(5, 2), Fraction(-2, 7)]
 REL_TOL = sympy.Rational(1, 10 ** 12)
@@ -60,8 +63,9 @@ def _small_values(d: SymbolDomain, count: int) -> list[Fraction]:
     return out
 
 
-def _random_value(d: SymbolDomain, rng: random.Random) -> Fraction:
-    scale = rng.choice([3, 6, 12, 40, 200])
+def _random_value(d: SymbolDomain, rng: random.Random,
+                  scales: Sequence[int] = RANDOM_SCALES) -> Fraction:
+    scale = rng.choice(scales)
     if not d.integer:
         v = Fraction(rng.randint(-scale * 8, scale * 8), rng.choice([1, 2, 3, 4, 7, 8]))
         lo = d.lower if d.lower is not None else None
@@ -85,8 +89,10 @@ def _random_value(d: SymbolDomain, rng: random.Random) -> Fraction:
 
 
 def candidate_points(names: Sequence[str], domain: Domain, seed: str,
-                     random_points: int = RANDOM_POINTS) -> Iterator[dict[str, Fraction]]:
-    """Small-value box first (all combinations), then random points."""
+                     random_points: int = RANDOM_POINTS, *,
+                     small: bool = False) -> Iterator[dict[str, Fraction]]:
+    """Small-value box first (all combinations), then random points (kept small with
+    ``small``: for sums with symbolic limits, whose cost is the product of their ranges)."""
     if not names:
         yield {}
         return
@@ -100,8 +106,9 @@ def candidate_points(names: Sequence[str], domain: Domain, seed: str,
     for combo in box[:BOX_POINTS]:
         yield {x: grids[i][j] for i, (x, j) in enumerate(zip(names, combo))}
     rng = random.Random(hashlib.sha256(seed.encode()).hexdigest())
+    scales = SUM_RANDOM_SCALES if small else RANDOM_SCALES
     for _ in range(random_points):
-        yield {x: _random_value(domain.of(x), rng) for x in names}
+        yield {x: _random_value(domain.of(x), rng, scales) for x in names}
 
 
 def _satisfies(constraints: Sequence[Any], compiled: Sequence[Any], inst: Instance) -> bool:
@@ -130,8 +137,10 @@ def search(lhs: Any, rhs: Any, names: Sequence[str], domain: Domain, *, seed: st
                   for combo in itertools.product(*finite))  # type: ignore[arg-type]
         result.exhaustive = True
     else:
-        points = candidate_points(names, domain, seed, random_points)
+        points = candidate_points(names, domain, seed, random_points,
+                                  small=_symbolic_sums(lhs, rhs))
     seen: set[tuple] = set()
+    valid: list[dict[str, Fraction]] = []   # points inside the constraints
     for k, point in enumerate(points):
         key = tuple(point[x] for x in names)
         if key in seen:
@@ -139,34 +148,74 @@ def search(lhs: Any, rhs: Any, names: Sequence[str], domain: Domain, *, seed: st
         seen.add(key)
         if deadline is not None and k % 16 == 0:
             deadline.check()
-        inst = Instance(point, random.Random(f"{seed}|{key}"))
-        if not _satisfies(domain.constraints, constraints, inst):
-            continue
-        try:
-            a = f(inst, {})
-            b = g(inst, {})
-        except (Undefined, ZeroDivisionError, OverflowError):
-            result.skipped += 1
-            continue
-        except Inexact:
-            a, b = numeric_value(lhs, inst), numeric_value(rhs, inst)
-            result.inexact = True
-            if not (a.is_number and b.is_number) or a.has(sympy.nan, sympy.zoo) or b.has(
-                    sympy.nan, sympy.zoo):
-                result.skipped += 1
-                continue
-            scale = max(abs(a), abs(b), 1)
-            result.instances += 1
-            if abs(a - b) > REL_TOL * scale:
-                result.counterexample, result.lhs_value, result.rhs_value = inst.report(), a, b
-                return result
-            continue
-        result.instances += 1
-        if a != b:
-            result.counterexample = inst.report()
-            result.lhs_value, result.rhs_value = _num(a), _num(b)
+        outcome = _compare(f, g, lhs, rhs, domain, constraints, point, f"{seed}|{key}", result)
+        if outcome:
             return result
+        if outcome is not None:
+            valid.append(point)
+    # Entries of indexed names (and values of undefined functions) are drawn at random per
+    # point; when there are few distinct points (no scalar symbols, a small finite domain),
+    # draw them again so that a cancellation by chance (an entry 0) cannot hide a mistake.
+    if valid and result.instances < ARRAY_DRAWS and _has_arrays(lhs, rhs):
+        for draw in range(1, ARRAY_DRAWS):
+            for point in valid:
+                if result.instances >= ARRAY_DRAWS:
+                    return result
+                if deadline is not None:
+                    deadline.check()
+                key = tuple(point[x] for x in names)
+                if _compare(f, g, lhs, rhs, domain, constraints, point,
+                            f"{seed}|{key}|draw {draw}", result):
+                    return result
     return result
+
+
+def _symbolic_sums(*exprs: Any) -> bool:
+    """Whether a sum or product has a limit that depends on the claim's symbols."""
+    return any(isinstance(e, sympy.Basic) and any(
+        not b.is_number for s in e.atoms(sympy.Sum, sympy.Product) for lim in s.limits
+        for b in lim[1:]) for e in exprs)
+
+
+def _has_arrays(*exprs: Any) -> bool:
+    """Whether an expression reads indexed names or undefined functions (drawn at random)."""
+    from sympy.core.function import AppliedUndef
+    return any(isinstance(e, sympy.Basic) and (e.has(sympy.Indexed) or bool(e.atoms(AppliedUndef)))
+               for e in exprs)
+
+
+def _compare(f: Any, g: Any, lhs: Any, rhs: Any, domain: Domain, constraints: Sequence[Any],
+             point: dict[str, Fraction], rng_seed: str, result: SearchResult) -> bool | None:
+    """Compare both sides at one point: None outside the constraints, True (with the
+    counterexample recorded in ``result``) when the sides differ, else False."""
+    inst = Instance(point, random.Random(rng_seed))
+    if not _satisfies(domain.constraints, constraints, inst):
+        return None
+    try:
+        a = f(inst, {})
+        b = g(inst, {})
+    except (Undefined, ZeroDivisionError, OverflowError):
+        result.skipped += 1
+        return False
+    except Inexact:
+        a, b = numeric_value(lhs, inst), numeric_value(rhs, inst)
+        result.inexact = True
+        if not (a.is_number and b.is_number) or a.has(sympy.nan, sympy.zoo) or b.has(
+                sympy.nan, sympy.zoo):
+            result.skipped += 1
+            return False
+        scale = max(abs(a), abs(b), 1)
+        result.instances += 1
+        if abs(a - b) > REL_TOL * scale:
+            result.counterexample, result.lhs_value, result.rhs_value = inst.report(), a, b
+            return True
+        return False
+    result.instances += 1
+    if a != b:
+        result.counterexample = inst.report()
+        result.lhs_value, result.rhs_value = _num(a), _num(b)
+        return True
+    return False
 
 
 def _num(v: Fraction) -> Any:

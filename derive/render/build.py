@@ -366,8 +366,9 @@ def _raise_template_error(exc: Exception) -> None:
     if isinstance(exc, jinja2.TemplateSyntaxError):
         raise BuildError(f"template {exc.filename or exc.name}:{exc.lineno}: {exc.message}") \
             from exc
-    if isinstance(exc, jinja2.TemplateError):
-        tb_line = _template_line(exc)
+    tb_line = _template_line(exc)
+    if isinstance(exc, jinja2.TemplateError) or tb_line:
+        # a failure inside a template (an undefined name, a division by zero in a filter)
         raise BuildError(f"template error{tb_line}: {type(exc).__name__}: {exc}") from exc
 
 

@@ -63,10 +63,21 @@ def outcome(fn: Callable[..., Any], *args: Any, seconds: float = PARSE_SECONDS,
     return result
 
 
+HANG_SECONDS = 300.0       # a call still running after this is a hang: dump and stop
+
+
 def checked(fn: Callable[..., Any], *args: Any, steps: int = 1, **kwargs: Any) -> Any:
-    """Like :func:`outcome` for calls that run the checker on ``steps`` claims."""
-    return outcome(fn, *args, seconds=PARSE_SECONDS + steps * (CHECK_BUDGET + CHECK_SLACK),
-                   **kwargs)
+    """Like :func:`outcome` for calls that run the checker on ``steps`` claims.  A call
+    that never returns (a budget that failed to stop it) would hang CI; a watchdog thread
+    dumps every stack and ends the run instead."""
+    import faulthandler
+    import sys
+    faulthandler.dump_traceback_later(HANG_SECONDS, exit=True, file=sys.__stderr__)
+    try:
+        return outcome(fn, *args,
+                       seconds=PARSE_SECONDS + steps * (CHECK_BUDGET + CHECK_SLACK), **kwargs)
+    finally:
+        faulthandler.cancel_dump_traceback_later()
 
 
 # ---------------------------------------------------------------------------------------
@@ -202,6 +213,28 @@ def test_checker_gives_a_verdict_in_time(left: str, right: str) -> None:
         assert v.status in set(Status)
         if v.status is Status.REFUTED:
             assert v.counterexample is not None
+
+
+def test_budget_holds_when_an_alarm_lands_where_python_ignores_exceptions() -> None:
+    """The budget's alarm can fire inside a ``__del__``, a weakref or a gc callback (test
+    tools install one), where Python prints "Exception ignored" and goes on; one lost alarm
+    must not make the check run without a limit."""
+    from derive.check.budget import time_limit
+    from derive.errors import BudgetExceeded
+
+    class SwallowsTheAlarm:
+        def __del__(self) -> None:
+            t = time.perf_counter()
+            while time.perf_counter() - t < 0.3:
+                pass
+
+    start = time.perf_counter()
+    with pytest.raises(BudgetExceeded):
+        with time_limit(0.1):
+            SwallowsTheAlarm()        # the first alarm lands in __del__ and is lost
+            while time.perf_counter() - start < 3.0:
+                pass
+    assert time.perf_counter() - start < 2.0
 
 
 # ---------------------------------------------------------------------------------------

@@ -54,7 +54,9 @@ def time_limit(seconds: float) -> Iterator[Deadline]:
         raise BudgetExceeded(f"time budget of {seconds:g} s spent")
 
     previous = signal.signal(signal.SIGALRM, _expired)
-    signal.setitimer(signal.ITIMER_REAL, max(seconds, 0.001))
+    # Re-armed every 50 ms after the first expiry: an alarm that fires inside a __del__ or
+    # a gc callback is swallowed by Python ("Exception ignored"), and must come again.
+    signal.setitimer(signal.ITIMER_REAL, max(seconds, 0.001), 0.05)
     try:
         yield deadline
     finally:

@@ -36,8 +36,9 @@ def run(args: argparse.Namespace) -> int:
     chosen = [x for x in (args.claim, args.file, args.batch) if x]
     if len(chosen) != 1:
         raise InputError("give exactly one of: a claim, --file PATH, --batch JSONL")
-    if args.budget is not None and not args.budget > 0:
-        raise InputError(f"got --budget={args.budget}; the budget must be a positive number")
+    if args.budget is not None and not 0 < args.budget <= 3600:
+        raise InputError(f"got --budget={args.budget}; the budget must be a number of seconds "
+                         f"above 0 and at most 3600")
     if args.batch:
         from derive.grade.batch import run_batch_command
         return run_batch_command(args.batch, jobs=args.jobs, output=args.output,

@@ -727,20 +727,31 @@ def print_summary(s: dict[str, Any], seconds: float) -> None:
 # The slow test over the whole book
 
 
+WATCHDOG_SECONDS = 1800   # the whole book takes 1-4 minutes on 2 cores
+
+
 @pytest.mark.slow
 def test_book_mutants_are_never_proved() -> None:
     from derive.problems import discover
 
     start = time.perf_counter()
     files = [f.relpath for f in discover(ROOT / "problems")]
-    if JOBS > 1:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-        ctx = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(JOBS, mp_context=ctx) as pool:
-            chunks = list(pool.map(_run_problem, files))
-    else:
-        chunks = [_run_problem(f) for f in files]
+    import faulthandler
+    # A watchdog: a stuck run fails with every stack printed instead of hanging CI.
+    faulthandler.dump_traceback_later(WATCHDOG_SECONDS, exit=True)
+    try:
+        if JOBS > 1:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+            # spawn, not fork: forking a process that holds library threads (BLAS, PyTorch)
+            # can deadlock the child
+            ctx = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(JOBS, mp_context=ctx) as pool:
+                chunks = list(pool.map(_run_problem, files))
+        else:
+            chunks = [_run_problem(f) for f in files]
+    finally:
+        faulthandler.cancel_dump_traceback_later()
     records = [r for chunk in chunks for r in chunk]
     seconds = time.perf_counter() - start
     s = summarize(records)

@@ -521,11 +521,13 @@ BENCH_KEYS = {"figure", "median_s", "min_s", "max_s", "baseline", "ratio"}
 def test_benchmark_summary_has_the_contract_keys() -> None:
     bench = _benchmark_module()
     bench.PAUSE_S = 0.0
-    row = bench._compare("tiny", lambda: sum(range(100)), lambda: sum(range(10)), 2, 2)
+    row = bench._compare("tiny", lambda: sum(range(100)), lambda: sum(range(10)), 2, 2,
+                         "a shorter sum")
     assert BENCH_KEYS <= set(row)
     assert row["min_s"] <= row["median_s"] <= row["max_s"]
-    assert row["ratio"] == pytest.approx(row["median_s"] / row["baseline"])
-    alone = bench._compare("no baseline", lambda: None, None, 1, 2)
+    assert row["baseline"] == "a shorter sum"
+    assert row["ratio"] == pytest.approx(row["median_s"] / row["baseline_median_s"])
+    alone = bench._compare("no baseline", lambda: None, None, 1, 2, "nothing")
     assert alone["baseline"] is None and alone["ratio"] is None
     assert "tiny" in bench._table([row, alone])
 

@@ -31,7 +31,7 @@ from __future__ import annotations
 import itertools
 import numbers
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import sympy
 
@@ -393,6 +393,21 @@ def prove_conv_matrix_2d(size: tuple[int, int], kernel_size: tuple[int, int], pa
     return check_exprs(lhs, rhs)
 
 
+def valid_configurations(max_n: int, max_k: int, max_s: int, max_d: int,
+                         max_p: int) -> Iterator[tuple[int, int, int, int, int]]:
+    """Every 1D ``(n, k, s, d, p)`` up to the bounds whose dilated kernel fits the padded
+    input (the configurations the bounded proofs range over).
+
+    >>> list(valid_configurations(2, 2, 1, 1, 0))
+    [(1, 1, 1, 1, 0), (2, 1, 1, 1, 0), (2, 2, 1, 1, 0)]
+    """
+    for n, k, s, d, p in itertools.product(range(1, max_n + 1), range(1, max_k + 1),
+                                           range(1, max_s + 1), range(1, max_d + 1),
+                                           range(0, max_p + 1)):
+        if d * (k - 1) + 1 <= n + 2 * p:
+            yield n, k, s, d, p
+
+
 def prove_conv_matrix_bounded(max_n: int = 8, max_k: int = 4, max_s: int = 3,
                               max_d: int = 2, max_p: int = 2) -> Verdict:
     """:func:`prove_conv_matrix` for every 1D configuration up to the bounds (those whose
@@ -406,11 +421,7 @@ def prove_conv_matrix_bounded(max_n: int = 8, max_k: int = 4, max_s: int = 3,
     for name, v in bounds.items():
         check_positive_int(f"max_{name}", v, minimum=0 if name == "p" else 1)
     count = 0
-    for n, k, s, d, p in itertools.product(range(1, max_n + 1), range(1, max_k + 1),
-                                           range(1, max_s + 1), range(1, max_d + 1),
-                                           range(0, max_p + 1)):
-        if d * (k - 1) + 1 > n + 2 * p:
-            continue
+    for n, k, s, d, p in valid_configurations(max_n, max_k, max_s, max_d, max_p):
         v = prove_conv_matrix(n, k, p, s, d)
         count += 1
         if v.status is not Status.PROVED:

@@ -28,7 +28,6 @@ Matrix([
 
 from __future__ import annotations
 
-import itertools
 import numbers
 from typing import Any, Sequence
 
@@ -194,12 +193,9 @@ def prove_transposed_bounded(max_n: int = 8, max_k: int = 4, max_s: int = 3, max
     >>> v.status.value, v.method.split(" (")[0]
     ('proved', 'finite expansion for all n <= 3, k <= 2, s <= 2, d <= 1, p <= 1')
     """
+    from derive.conv.toeplitz import valid_configurations
     count = 0
-    for n, k, s, d, p in itertools.product(range(1, max_n + 1), range(1, max_k + 1),
-                                           range(1, max_s + 1), range(1, max_d + 1),
-                                           range(0, max_p + 1)):
-        if d * (k - 1) + 1 > n + 2 * p:
-            continue
+    for n, k, s, d, p in valid_configurations(max_n, max_k, max_s, max_d, max_p):
         v = prove_transposed(n, k, p, s, d)
         count += 1
         if v.status is not Status.PROVED:

@@ -21,6 +21,8 @@ HOSTILE = [
     ("open('/etc/passwd')", "unknown function 'open'"),
     ("'text'", "only numbers"),
     ("2 ** 10 ** 10", "too large"),
+    ("(10**9) ** (10**9 / 3)", "too large"),     # a rational exponent is a big power too
+    ("(3/2) ** (10**9 / 7)", "too large"),
     ("a ^ 2", "'**'"),
     ("_x + 1", "not allowed"),
     ("f(x)", "unknown function 'f'"),
@@ -40,6 +42,25 @@ def test_hostile_input_clear_error_fast(text: str, expected: str, tmp_path, monk
     assert time.perf_counter() - start < 1.0
     assert expected in str(err.value)
     assert not marker.exists()
+
+
+RUNAWAY = "Mod(Sum(sin(k), (k, 0, 10**9)), 7)"   # SymPy sums it numerically, for ever
+
+
+@pytest.mark.parametrize("entry", ["expression", "relation", "claim", "assumption"])
+def test_runaway_build_is_stopped_by_the_parse_budget(entry: str) -> None:
+    # Every way in (a bare expression, a relation, a claim side, an assumption) builds
+    # under the parse budget: this input once hung the parser outside a comparison.
+    from derive.check.domain import build_domain
+    from derive.check.parse import PARSE_BUDGET, parse_relation
+    call = {"expression": lambda: parse_expression(RUNAWAY),
+            "relation": lambda: parse_relation(RUNAWAY),
+            "claim": lambda: parse_claim(f"x == {RUNAWAY}"),
+            "assumption": lambda: build_domain(["x"], [f"x >= {RUNAWAY}"])}[entry]
+    start = time.perf_counter()
+    with pytest.raises(ParseError, match="more than"):
+        call()
+    assert time.perf_counter() - start < PARSE_BUDGET + 3.0
 
 
 def test_error_gives_column() -> None:

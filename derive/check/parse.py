@@ -213,11 +213,12 @@ class _Builder:
         return op(left, right)
 
     def _power(self, base: Any, exp: Any, node: ast.AST) -> Any:
-        if base.is_number and exp.is_number and exp.is_Integer:
+        # A rational exponent p/q evaluates an integer power of size about p/q too.
+        if base.is_number and exp.is_number and exp.is_Rational:
             b = abs(base)
             if b not in (0, 1) and b.is_Integer and int(abs(exp)) * max(1, int(b).bit_length()) > MAX_INT_BITS:
                 raise _fail("constant power too large to evaluate", node, self.text)
-        if exp.is_number and exp.is_Integer and abs(int(exp)) > MAX_INT_BITS:
+        if exp.is_number and exp.is_Rational and abs(exp) > MAX_INT_BITS:
             raise _fail("exponent too large", node, self.text)
         if base == 0 and exp.is_number and exp.is_negative:
             raise _fail("division by zero", node, self.text)
@@ -347,7 +348,7 @@ def parse_relation(text: str, symbols: dict[str, sympy.Symbol] | None = None
     node = _parse_tree(text)
     builder = _Builder(text, symbols)
     if not isinstance(node, ast.Compare):
-        return [builder.build(node)], []
+        return _timed(lambda: [builder.build(node)], text), []
     ops = {ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">",
            ast.GtE: ">="}
     names = []

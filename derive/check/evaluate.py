@@ -180,6 +180,8 @@ class _Compiler:
             return lambda inst, b: inst.indexed(base, tuple(i(inst, b) for i in idx))
         if isinstance(e, (sympy.Sum, sympy.Product)):
             return self._sum(e)
+        if isinstance(e, sympy.Derivative):
+            return self._derivative(e)
         if isinstance(e, AppliedUndef):
             # an undefined function F(h) is an arbitrary function: random values per argument
             fname = f"{e.func.__name__}()"
@@ -260,6 +262,69 @@ class _Compiler:
             return acc
         return run
 
+    def _derivative(self, e: Any) -> Compiled:
+        """A derivative at a point, exactly.  By an array entry ``X[a]`` of an expression
+        polynomial in ``X`` of degree ``d``: ``d + 1`` evaluations with that entry moved
+        give the derivative exactly (the polynomial through them is the expression).
+        Otherwise: fix the sizes and indices to the point's values, which makes every sum
+        finite, expand and differentiate with SymPy.  Either way the arrays are the
+        instance's random entries, the same as the other side of the claim reads."""
+        (var, count), = e.variable_count if len(e.variable_count) == 1 else ((None, 0),)
+        if isinstance(var, sympy.Indexed) and count == 1:
+            degree = _degree_in(e.expr, var.base)
+            if degree is not None:
+                return self._derivative_by_entry(e.expr, var, degree)
+        return self._derivative_expanded(e)
+
+    def _derivative_by_entry(self, expr: Any, var: sympy.Indexed, degree: int) -> Compiled:
+        body = self.compile(expr)
+        base = str(var.base.label)
+        idx = [self.compile(i) for i in var.indices]
+        # P'(0) = sum_j weights[j] * P(j) for a polynomial P of degree <= ``degree``
+        weights = _derivative_weights(degree)
+
+        def derivative(inst: Instance, b: dict) -> Fraction:
+            at = tuple(i(inst, b) for i in idx)
+            start = inst.indexed(base, at)
+            table = inst.arrays[base]
+            total = Fraction(0)
+            try:
+                for j, weight in enumerate(weights):
+                    table[at] = start + j
+                    total += weight * body(inst, b)
+            finally:
+                table[at] = start
+            return total
+        return derivative
+
+    def _derivative_expanded(self, e: Any) -> Compiled:
+        wrt = {v for v, _ in e.variable_count if isinstance(v, sympy.Symbol)}
+        labels = {b.label for b in e.atoms(sympy.IndexedBase)}
+        names = sorted((s for s in e.free_symbols
+                        if isinstance(s, sympy.Symbol) and s not in wrt and s not in labels),
+                       key=lambda s: s.name)
+        done: dict[tuple, Compiled] = {}    # the expansion depends on the sizes only
+
+        def derivative(inst: Instance, b: dict) -> Fraction:
+            values = []
+            for s in names:
+                v = b.get(s.name, inst.values.get(s.name))
+                if v is None:
+                    raise Undefined(f"no value for {s.name}")
+                values.append(v)
+            key = tuple(values)
+            if key not in done:
+                fixed = e.xreplace({s: sympy.Rational(v.numerator, v.denominator)
+                                    for s, v in zip(names, values)})
+                if _expanded_terms(fixed) > MAX_SUM_TERMS:
+                    raise Undefined("sum too long to expand")
+                value = fixed.doit()
+                if value.has(sympy.Derivative, sympy.Sum, sympy.Product):
+                    raise Undefined("derivative not evaluated")
+                done[key] = self.compile(value)
+            return done[key](inst, b)
+        return derivative
+
     def _fallback(self, e: Any) -> Compiled:
         syms = sorted(e.free_symbols, key=lambda s: s.name)
 
@@ -279,6 +344,62 @@ class _Compiler:
                 raise Inexact()
             raise Undefined(f"cannot evaluate {type(e).__name__}")
         return slow
+
+
+def _degree_in(e: Any, base: sympy.IndexedBase) -> int | None:
+    """Degree of ``e`` as a polynomial in the entries of ``base``; ``None`` if it is not
+    one (the array under a floor, in a condition, a divisor, a sum's limit...)."""
+    if not e.has(base):
+        return 0
+    if isinstance(e, sympy.Indexed):
+        return 1 if e.base == base and not any(i.has(base) for i in e.indices) else None
+    if isinstance(e, sympy.Add):
+        parts = [_degree_in(a, base) for a in e.args]
+        return None if None in parts else max(parts)
+    if isinstance(e, sympy.Mul):
+        parts = [_degree_in(a, base) for a in e.args]
+        return None if None in parts else sum(parts)
+    if isinstance(e, sympy.Pow) and e.exp.is_Integer and e.exp >= 0:
+        inner = _degree_in(e.base, base)
+        return None if inner is None else inner * int(e.exp)
+    if isinstance(e, sympy.Sum) and not any(lo.has(base) or hi.has(base)
+                                            for _, lo, hi in e.limits):
+        return _degree_in(e.function, base)
+    return None
+
+
+def _derivative_weights(degree: int) -> list[Fraction]:
+    """Weights ``c_j`` with ``P'(0) = sum_j c_j P(j)`` for every polynomial of degree at
+    most ``degree`` (the derivative at 0 of the Lagrange basis on the nodes 0..degree).
+
+    >>> _derivative_weights(1), _derivative_weights(2)
+    ([Fraction(-1, 1), Fraction(1, 1)], [Fraction(-3, 2), Fraction(2, 1), Fraction(-1, 2)])
+    """
+    nodes = range(max(degree, 1) + 1)
+    weights = []
+    for j in nodes:
+        # l_j(t) = prod_{k != j} (t - k) / (j - k);  l_j'(0) = sum_m prod_{k != j, m} (-k) / ...
+        denom = math.prod(Fraction(j - k) for k in nodes if k != j)
+        slope = Fraction(0)
+        for m_ in nodes:
+            if m_ != j:
+                slope += math.prod((Fraction(-k) for k in nodes if k not in (j, m_)),
+                                   start=Fraction(1))
+        weights.append(slope / denom)
+    return weights
+
+
+def _expanded_terms(e: Any) -> int:
+    """Terms that expanding the sums and products of ``e`` writes out (nested limits that
+    depend on outer indices are counted at their widest constant width, or as 1)."""
+    total = 1
+    for node in e.atoms(sympy.Sum, sympy.Product):
+        width = 1
+        for _, lo, hi in node.limits:
+            n = hi - lo + 1
+            width *= max(int(n), 0) if n.is_Integer else 1
+        total = max(total, width * _expanded_terms(node.function))
+    return total
 
 
 def _exact_root(v: Fraction, n: int) -> Fraction | None:

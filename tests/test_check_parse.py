@@ -124,3 +124,26 @@ def test_fuzz_token_soup(tokens: list[str]) -> None:
     except ParseError:
         pass
     assert time.perf_counter() - start < 1.0
+
+
+def test_primed_names_are_symbols() -> None:
+    # u' and c'' are names (index calculus writes them everywhere); quotes that open a
+    # string are still refused, and the quoted piece and column refer to the text as typed.
+    e = parse_expression("Sum(w[u'] * x[S*i + D*u'], (u', 0, K - 1)) + c''")
+    names = {s.name for s in e.free_symbols if isinstance(s, sympy.Symbol)}
+    assert {"c''", "S", "D", "K", "i"} <= names and "u'" not in names   # u' is bound
+    assert parse_expression("u' - u'") == 0
+    with pytest.raises(ParseError) as err:
+        parse_expression("u' + 'text'")
+    assert err.value.column == 6
+    with pytest.raises(ParseError) as err:
+        parse_expression("u' + y.z")
+    assert "'y.z'" in str(err.value) and err.value.column == 6
+
+
+def test_primed_names_in_assumptions_and_claims() -> None:
+    from derive.check.engine import verify
+    v = verify("Sum(KroneckerDelta(u, u'), (u, 0, K - 1)) == 1", ["0 <= u' <= K - 1"])
+    assert v.status.value in ("proved", "tested")
+    v = verify("Sum(KroneckerDelta(u, u'), (u, 0, K - 1)) == 1", ["0 <= u'"])
+    assert v.status.value == "refuted" and v.counterexample["u'"] >= v.counterexample["K"]

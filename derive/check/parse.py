@@ -84,20 +84,50 @@ _NODE_WORDS = {
 }
 
 
-def _col(node: ast.AST) -> int | None:
-    off = getattr(node, "col_offset", None)
-    return None if off is None else off + 1
+# Primed names (u', c'') are common in index calculus.  Python would read the quote as a
+# string, so a quote right after a name character becomes MODIFIER LETTER PRIME, a letter
+# Python accepts in names; one character for one keeps the columns.
+PRIME = "\u02b9"
+def _source(text: Any) -> str:
+    """The text as the parser reads it (size-checked, primes made name characters).
+
+    >>> _shown(_source("u'' + f('a')")) == "u'' + f('a')", _source("u''")[1:] == PRIME * 2
+    (True, True)
+    """
+    out: list[str] = []
+    quote = None                      # inside a string literal (refused later, kept intact)
+    for ch in _check_size(text):
+        if quote:
+            quote = None if ch == quote else quote
+        elif ch == "'" and out and (out[-1].isalnum() or out[-1] in ("_", PRIME)):
+            ch = PRIME
+        elif ch in "'\"":
+            quote = ch
+        out.append(ch)
+    return "".join(out)
+
+
+def _shown(text: str) -> str:
+    return text.replace(PRIME, "'")
+
+
+def _col(node: ast.AST, text: str) -> int | None:
+    off = getattr(node, "col_offset", None)     # a UTF-8 byte offset into the first line
+    if off is None:
+        return None
+    line = text.splitlines()[0] if text else ""
+    return len(line.encode()[:off].decode(errors="ignore")) + 1
 
 
 def _fail(message: str, node: ast.AST | None, text: str) -> ParseError:
     """A ParseError that quotes the offending piece of text and gives its column."""
     if node is None:
-        return ParseError(message, text=text)
-    piece = ast.get_source_segment(text, node) or ""
+        return ParseError(message, text=_shown(text))
+    piece = _shown(ast.get_source_segment(text, node) or "")
     if piece:
         piece = piece if len(piece) <= 40 else piece[:37] + "..."
         message = f"{message}: {piece!r}"
-    return ParseError(message, text=text, column=_col(node))
+    return ParseError(_shown(message), text=_shown(text), column=_col(node, text))
 
 
 def _check_size(text: Any) -> str:
@@ -120,24 +150,24 @@ def _check_size(text: Any) -> str:
 
 
 def _parse_tree(text: str) -> ast.expr:
-    text = _check_size(text)
+    """Parse text already passed through :func:`_source`."""
     if not text.strip():
         raise ParseError("empty expression")
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as exc:
-        raise ParseError(f"not a well-formed expression: {exc.msg}", text=text,
+        raise ParseError(f"not a well-formed expression: {exc.msg}", text=_shown(text),
                          column=exc.offset) from None
     except (RecursionError, MemoryError, ValueError) as exc:
         raise ParseError(f"expression too deeply nested or malformed ({type(exc).__name__})",
-                         text=text) from None
+                         text=_shown(text)) from None
     # Depth of the tree, iteratively: long operator chains are as deep as brackets.
     stack = [(tree.body, 1)]
     while stack:
         node, d = stack.pop()
         if d > MAX_DEPTH * 2:
             raise ParseError(f"expression nested more than {MAX_DEPTH * 2} levels deep",
-                             text=text, column=_col(node))
+                             text=_shown(text), column=_col(node, text))
         stack.extend((child, d + 1) for child in ast.iter_child_nodes(node))
     return tree.body
 
@@ -156,6 +186,7 @@ class _Builder:
                         node, self.text)
         if name in self.bound:
             return self.bound[name]
+        name = _shown(name)
         if name not in self.symbols:
             self.symbols[name] = sympy.Symbol(name)
         return self.symbols[name]
@@ -312,7 +343,7 @@ class _Builder:
         saved = dict(self.bound)
         symbols_made = []
         for var, lo, hi in limits:
-            s = sympy.Symbol(var, integer=True)
+            s = sympy.Symbol(_shown(var), integer=True)
             self.bound[var] = s
             symbols_made.append((s, lo, hi))
         try:
@@ -330,12 +361,13 @@ def parse_expression(text: str, symbols: dict[str, sympy.Symbol] | None = None) 
     >>> parse_expression("__import__('os')")
     Traceback (most recent call last):
     ...
-    derive.errors.ParseError: name '__import__' is not allowed: "__import__('os')" (at column 1)
+    derive.errors.ParseError: name '__import__' is not allowed: '__import__' (at column 1)
     """
-    node = _parse_tree(text)
+    src = _source(text)
+    node = _parse_tree(src)
     if isinstance(node, ast.Compare):
-        raise _fail("expected an expression, found a comparison", node, text)
-    return _timed(lambda: _Builder(text, symbols).build(node), text)
+        raise _fail("expected an expression, found a comparison", node, src)
+    return _timed(lambda: _Builder(src, symbols).build(node), src)
 
 
 def parse_relation(text: str, symbols: dict[str, sympy.Symbol] | None = None
@@ -345,19 +377,20 @@ def parse_relation(text: str, symbols: dict[str, sympy.Symbol] | None = None
     >>> parse_relation("1 <= k <= 5")
     ([1, k, 5], ['<=', '<='])
     """
-    node = _parse_tree(text)
-    builder = _Builder(text, symbols)
+    src = _source(text)
+    node = _parse_tree(src)
+    builder = _Builder(src, symbols)
     if not isinstance(node, ast.Compare):
-        return _timed(lambda: [builder.build(node)], text), []
+        return _timed(lambda: [builder.build(node)], src), []
     ops = {ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">",
            ast.GtE: ">="}
     names = []
     for op in node.ops:
         if type(op) not in ops:
-            raise _fail(f"comparison {type(op).__name__} is not allowed", node, text)
+            raise _fail(f"comparison {type(op).__name__} is not allowed", node, src)
         names.append(ops[type(op)])
     operands = _timed(lambda: [builder.build(node.left)]
-                      + [builder.build(c) for c in node.comparators], text)
+                      + [builder.build(c) for c in node.comparators], src)
     return operands, names
 
 
@@ -373,7 +406,7 @@ def _timed(build: Callable[[], Any], text: str) -> Any:
             return build()
     except BudgetExceeded:
         raise ParseError(f"this expression takes more than {PARSE_BUDGET:g} s to build; "
-                         f"simplify it", text=text) from None
+                         f"simplify it", text=_shown(text)) from None
 
 
 def parse_claim(text: str, symbols: dict[str, sympy.Symbol] | None = None) -> tuple[Any, Any]:

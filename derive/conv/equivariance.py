@@ -746,8 +746,8 @@ def global_average_pool(size: Any = 4, seed: int = 0) -> EquivarianceResult:
     """Global average pooling: invariant to circular shifts (re-indexing a full sum).
 
     >>> r = global_average_pool()
-    >>> [s.verdict.method for s in r.proof if s.verdict is not None][:1]
-    ['canonical form (expand and cancel)']
+    >>> r.label, all(s.verdict.proved for s in r.proof if s.verdict is not None)
+    ('invariant', True)
     """
     hw = _size("size", size, 1)
     f = _operator("global_avg_pool", {})

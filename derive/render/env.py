@@ -39,10 +39,10 @@ TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 
 @lru_cache(maxsize=None)
 def make_env(template_dir: str | None = None) -> jinja2.Environment:
-    """The shared environment (cached; ``template_dir`` overrides the packaged templates).
+    r"""The shared environment (cached; ``template_dir`` overrides the packaged templates).
 
-    >>> make_env().from_string("%% for x in xs\\n\\VAR{x}\\n%% endfor\\n").render(xs=[1, 2])
-    '1\\n2\\n'
+    >>> make_env().from_string("%% for x in xs\n\\VAR{x}\n%% endfor\n").render(xs=[1, 2])
+    '1\n2\n'
     """
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(template_dir or str(TEMPLATE_DIR)),

@@ -625,20 +625,14 @@ def _run_problem(relpath: str) -> list[dict[str, Any]]:
 
 # Why a false mutant may survive (be tested or unknown instead of refuted), as far as known.
 KNOWN_SURVIVAL = {
-    "derivative": ("the step's left side is a Derivative of a sum over indexed names, which "
-                   "the checker's evaluator cannot evaluate at a point, so the search has no "
-                   "defined point (plan: evaluate such a Derivative at each point by writing "
-                   "the concrete sums out term by term and differentiating the polynomial in "
-                   "the array entries, as this test's judge does)"),
     "budget": ("the checker's time budget ran out before the search reached a "
                "counterexample (a loaded machine; the book's default budget is larger)"),
 }
 
 
 def survival_reason(record: dict[str, Any], row: dict[str, Any]) -> str | None:
-    """The known reason a false mutant survived, or None when it is not explained."""
-    if record.get("lhs_has_derivative"):
-        return "derivative"
+    """The known reason a false mutant survived, or None when it is not explained (a
+    search that finished without finding the counterexample the judge found)."""
     if "time budget" in row.get("method", ""):
         return "budget"
     return None

@@ -800,6 +800,7 @@ class CheckedChain:
     rewrites: tuple[Rewrite, ...]
     definitions: tuple[tuple[Any, str], ...] = ()
     notes: tuple[str, ...] = ()
+    ranges: tuple[tuple[Any, Any, Any], ...] = ()    # (index, lowest, highest) of free indices
 
     @property
     def result(self) -> Any:
@@ -825,13 +826,25 @@ class CheckedChain:
     def proved(self) -> bool:
         return self.status is Status.PROVED
 
+    def range_assumptions(self) -> tuple[str, ...]:
+        """The free indices' ranges as assumptions in the claim language: the rules'
+        side conditions use them, so a reader (or a re-check) must have them too.
+
+        >>> i, n = sympy.symbols("i n", integer=True)
+        >>> CheckedChain("f", i, "", (), ranges=((i, 0, n - 1),)).range_assumptions()
+        ('0 <= i <= n - 1',)
+        """
+        return tuple(f"{lo} <= {var} <= {hi}" for var, lo, hi in self.ranges)
+
     def to_book(self, label: str = "", assumptions: Sequence[str] = ()) -> Any:
-        """The chain as a :class:`derive.book.model.Derivation` with these verdicts."""
+        """The chain as a :class:`derive.book.model.Derivation` with these verdicts, under
+        the free indices' ranges and ``assumptions``."""
         from derive.book.model import Derivation, DerivationStep
         steps = self.steps
         out = [DerivationStep(steps[0][0], steps[0][1], None)]
         out += [DerivationStep(e, why, v) for (e, why), v in zip(steps[1:], self.verdicts)]
-        return Derivation(self.lhs, tuple(out), tuple(assumptions), label)
+        return Derivation(self.lhs, tuple(out), self.range_assumptions() + tuple(assumptions),
+                          label)
 
     def explain(self) -> str:
         """Plain-text listing: one line per step with its status."""
@@ -913,8 +926,9 @@ class ChainBuilder:
         return self
 
     def build(self) -> CheckedChain:
+        ranges = tuple((v, lo, hi) for v, (lo, hi) in self.ranges.items())
         return CheckedChain(self.lhs, self.start, self.why, tuple(self.rewrites),
-                            tuple(self.definitions), tuple(self.notes))
+                            tuple(self.definitions), tuple(self.notes), ranges)
 
 
 def meet(forward: CheckedChain, backward: CheckedChain, lhs: Any = None) -> CheckedChain:
@@ -936,7 +950,9 @@ def meet(forward: CheckedChain, backward: CheckedChain, lhs: Any = None) -> Chec
     # the last backward step lands on the backward chain's start
     return CheckedChain(forward.lhs if lhs is None else lhs, forward.start, forward.start_why,
                         tuple(rewrites), forward.definitions + backward.definitions,
-                        tuple(notes))
+                        tuple(notes), forward.ranges + tuple(
+                            r for r in backward.ranges if r[0] not in
+                            {f[0] for f in forward.ranges}))
 
 
 def chain_status(rewrites: Iterable[Rewrite]) -> Status:

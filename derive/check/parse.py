@@ -225,7 +225,7 @@ class _Builder:
         if node.id in _CONSTANTS:
             return _CONSTANTS[node.id]
         if node.id in _FUNCTIONS or node.id in ENGINE_FUNCTIONS or node.id in (
-                "Sum", "Product", "Rational"):
+                "Sum", "Product", "Rational", "Derivative"):
             raise _fail(f"{node.id!r} is a function; call it with arguments", node, self.text)
         return self.symbol(node.id, node)
 
@@ -288,6 +288,8 @@ class _Builder:
             return self._sum(node, sympy.Sum if name == "Sum" else sympy.Product)
         if node.keywords and name not in ENGINE_FUNCTIONS:
             raise _fail(f"{name}() takes no keyword arguments", node, self.text)
+        if name == "Derivative":
+            return self._derivative(node)
         if name == "Rational":
             args = [self.build(a) for a in node.args]
             if len(args) != 2 or not all(a.is_Integer for a in args) or args[1] == 0:
@@ -307,8 +309,18 @@ class _Builder:
         if name.startswith("__"):
             raise _fail(f"name {name!r} is not allowed", node.func, self.text)
         raise _fail(f"unknown function {name!r}; known: "
-                    f"{', '.join(sorted(set(_FUNCTIONS) | set(ENGINE_FUNCTIONS) | {'Sum', 'Product', 'Rational'}))}",
+                    f"{', '.join(sorted(set(_FUNCTIONS) | set(ENGINE_FUNCTIONS) | {'Sum', 'Product', 'Rational', 'Derivative'}))}",
                     node.func, self.text)
+
+    def _derivative(self, node: ast.Call) -> Any:
+        """``Derivative(expr, v)``: by a name or an array entry, left unevaluated (the
+        checker evaluates it exactly at each point, or proves the claim)."""
+        args = [self.build(a) for a in node.args]
+        if len(args) != 2 or not isinstance(args[1], (sympy.Symbol, sympy.Indexed)):
+            raise _fail("Derivative takes an expression and a name or an array entry, "
+                        "e.g. Derivative(Sum(w[u]*x[u], (u, 0, K - 1)), w[m])", node,
+                        self.text)
+        return sympy.Derivative(args[0], args[1])
 
     def _engine_call(self, name: str, node: ast.Call) -> Any:
         module, attr = ENGINE_FUNCTIONS[name]

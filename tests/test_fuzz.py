@@ -94,7 +94,7 @@ FUNCTIONS = ["floor", "ceiling", "ceil", "Mod", "mod", "Abs", "abs", "Min", "Max
              "binomial", "sqrt", "exp", "log", "sin", "cos", "KroneckerDelta", "Rational",
              "output_size", "pool_output_size", "transposed_output_size",
              "receptive_field_size", "params_conv", "flops_conv", "factorial", "Symbol",
-             "sympify", "__import__", "getattr", "open"]
+             "sympify", "__import__", "getattr", "open", "Derivative"]
 CLAIM_TOKENS = (NAMES + NUMBERS + [f + "(" for f in FUNCTIONS] + [
     "+", "-", "*", "/", "//", "%", "**", "^", "(", ")", "[", "]", ",", "==", "<=", "<",
     ">", ">=", "!=", "=", "Sum(", "Product(", "(k, 0, K - 1)", "(k, 0, 10**9)", "x[i + k]",
@@ -147,7 +147,9 @@ def formula(max_leaves: int = 12) -> st.SearchStrategy[str]:
             lambda t: f"{t[0]}({', '.join(t[1])})")
         summed = st.tuples(st.sampled_from(["Sum", "Product"]), children, children).map(
             lambda t: f"{t[0]}({t[1]}, (k, 0, {t[2]}))")
-        return st.one_of(binop, call, summed, children.map(lambda c: f"-{c}"))
+        derivative = st.tuples(children, st.sampled_from(["w[k]", "x[i + k]", "x", "k'"])).map(
+            lambda t: f"Derivative({t[0]}, {t[1]})")
+        return st.one_of(binop, call, summed, derivative, children.map(lambda c: f"-{c}"))
 
     return st.recursive(leaf, grow, max_leaves=max_leaves)
 

@@ -99,3 +99,17 @@ def test_nonlinear_and_non_polynomial_derivatives() -> None:
             "x", (Fraction(1),))
         with pytest.raises(Undefined, match="not evaluated"):
             floored(inst, {})
+
+
+def test_expansion_writes_sums_out_instead_of_trusting_symbolic_summation() -> None:
+    # SymPy's summation gives Sum(KroneckerDelta(1, i + 2*u), (u, 0, 1), (i, 0, 1)) = 2;
+    # written out, only (i, u) = (1, 0) hits: 1.  A derivative by a scalar goes this way.
+    h = sympy.Symbol("h")
+    deltas = sympy.Sum(sympy.KroneckerDelta(1, i + 2 * u), (u, 0, 1), (i, 0, 1))
+    f = compile_expr(sympy.Derivative(h * deltas, h))
+    assert f(Instance({"h": Fraction(5)}, random.Random(0)), {}) == 1
+    # reversed limits follow Karr's convention, like the evaluator's own sums
+    n = sympy.Symbol("n", integer=True)
+    g_ = compile_expr(sympy.Derivative(h * sympy.Sum(x[i], (i, 0, n)), h))
+    inst = Instance({"h": Fraction(1), "n": Fraction(-3)}, random.Random(2))
+    assert g_(inst, {}) == -(inst.indexed("x", (Fraction(-2),)) + inst.indexed("x", (Fraction(-1),)))

@@ -318,7 +318,10 @@ class _Compiler:
                                     for s, v in zip(names, values)})
                 if _expanded_terms(fixed) > MAX_SUM_TERMS:
                     raise Undefined("sum too long to expand")
-                value = fixed.doit()
+                # sums written out by hand: SymPy's own summation of KroneckerDelta
+                # products can be wrong (Sum(KroneckerDelta(1, i + 2*u), (u, 0, 1),
+                # (i, 0, 1)).doit() gives 2)
+                value = sympy.Derivative(_write_out(fixed.expr), *fixed.variable_count).doit()
                 if value.has(sympy.Derivative, sympy.Sum, sympy.Product):
                     raise Undefined("derivative not evaluated")
                 done[key] = self.compile(value)
@@ -387,6 +390,28 @@ def _derivative_weights(degree: int) -> list[Fraction]:
                                    start=Fraction(1))
         weights.append(slope / denom)
     return weights
+
+
+def _write_out(e: Any) -> Any:
+    """``e`` with every sum and product over integer limits written out term by term (no
+    summation algorithm); Karr's convention for reversed limits, as :meth:`_sum` uses."""
+    if not isinstance(e, sympy.Basic) or not e.has(sympy.Sum, sympy.Product):
+        return e
+    if isinstance(e, (sympy.Sum, sympy.Product)):
+        is_sum = isinstance(e, sympy.Sum)
+        *inner, (var, lo, hi) = e.limits            # the last limit is the outermost
+        body = type(e)(e.function, *inner) if inner else e.function
+        if not (lo.is_Integer and hi.is_Integer):
+            raise Undefined("sum limits are not integers at this point")
+        lo_, hi_ = int(lo), int(hi)
+        reverse = hi_ < lo_
+        rng = range(hi_ + 1, lo_) if reverse else range(lo_, hi_ + 1)
+        terms = [_write_out(body.xreplace({var: sympy.Integer(k)})) for k in rng]
+        total = sympy.Add(*terms) if is_sum else sympy.Mul(*terms)
+        if reverse:
+            total = -total if is_sum else 1 / total
+        return total
+    return e.func(*[_write_out(a) for a in e.args])
 
 
 def _expanded_terms(e: Any) -> int:

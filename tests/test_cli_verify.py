@@ -47,3 +47,13 @@ def test_help_does_not_import_sympy() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == "False"
+
+
+def test_python_warnings_never_reach_the_user(capfd) -> None:
+    # '1if' makes Python's tokenizer print a SyntaxWarning to stderr; a claim is not Python,
+    # so the user gets one clear error instead of a stray warning line.
+    code = main(["verify", "x == 1if 1 else 2"])
+    err = capfd.readouterr().err
+    assert code == 2
+    assert "SyntaxWarning" not in err
+    assert err.startswith("derive: error: not a well-formed expression: invalid decimal literal")

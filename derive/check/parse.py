@@ -19,6 +19,7 @@ from __future__ import annotations
 import ast
 import importlib
 import math
+import warnings
 from typing import Any, Callable
 
 import sympy
@@ -154,7 +155,11 @@ def _parse_tree(text: str) -> ast.expr:
     if not text.strip():
         raise ParseError("empty expression")
     try:
-        tree = ast.parse(text.strip(), mode="eval")
+        # Python's tokenizer warns (on stderr) about text such as ``1if``; for a claim that
+        # is malformed input, so the warning becomes the error the user sees.
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as exc:
         raise ParseError(f"not a well-formed expression: {exc.msg}", text=_shown(text),
                          column=exc.offset) from None

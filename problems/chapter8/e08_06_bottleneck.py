@@ -197,6 +197,7 @@ def solve_b(sheet: Sheet) -> None:
 
 
 def solve_c(sheet: Sheet) -> None:
+    import numpy as np
     import sympy
 
     from derive.conv.costs import bottleneck_vs_basic, conv_cost
@@ -204,8 +205,6 @@ def solve_c(sheet: Sheet) -> None:
     convs = _convs(_block())
     c = convs[0].in_channels
     plain = 2 * conv_cost(c, c, 3, 1, bias=False, convention="mac").params
-    bottleneck = sum(conv_cost(x.in_channels, x.out_channels, x.kernel, 1, bias=False,
-                               convention="mac").params for x in convs)
     sheet.text(f"The plain residual block applies two 3x3 convolutions at {c} channels:")
     with sympy.evaluate(False):
         product = sympy.Mul(2, 9, c, c)
@@ -215,8 +214,12 @@ def solve_c(sheet: Sheet) -> None:
     sheet.text("The ratio of the two blocks for any width, from the cost theorem (C = 4m):")
     sheet.derive("bottleneck / plain", list(theorem.steps))
     factor = 1 / theorem.rhs
-    sheet.numeric(factor, sympy.Rational(plain, bottleneck),
-                  method="the two counts of this exercise divided exactly")
+    plain_w = sum(np.zeros((c, c, 3, 3)).size for _ in range(2))
+    bottleneck_w = sum(np.zeros((x.out_channels, x.in_channels, x.kernel, x.kernel)).size
+                       for x in convs)
+    sheet.numeric(factor, sympy.Rational(int(plain_w), int(bottleneck_w)),
+                  method="entries of NumPy weight arrays of the two blocks' shapes, plain "
+                         "over bottleneck, divided exactly")
     sheet.text(f"So the bottleneck block uses {theorem.rhs} of the weights of the plain block "
                f"(and, at equal resolution, of its multiply-adds): about {float(factor):.1f} "
                "times fewer, which is what lets ResNet-50 be deeper than ResNet-34 at a "

@@ -67,8 +67,18 @@ def solve_a(sheet: Sheet) -> None:
     n, c_in, h, w = TEST["x"]
     c_out, c_w, k, _ = TEST["w"]
     s, p = TEST["stride"], TEST["padding"]
-    sheet.numeric(c_w, c_in, method="the weight's second axis matches the input channels "
-                                    "(the check the function performs first)")
+    sheet.text(f"The test weight's second axis ({c_w}) equals the input's channel count "
+               f"({c_in}), as step (1) requires.")
+    try:
+        conv2d_direct(np.zeros(TEST["x"]), np.zeros((c_out, c_in + 1, k, k)), stride=s,
+                      padding=p)
+        refused = False
+    except ValueError:
+        refused = True
+    sheet.numeric(refused, True,
+                  method=f"the loop implementation called with a weight of second axis "
+                         f"C_in + 1 = {c_in + 1}: it raises instead of computing (the check "
+                         "the function performs first)")
     size = output_size(h, k, padding=p, stride=s)
     with sympy.evaluate(False):
         written = sympy.floor((h + 2 * p - k) / sympy.Integer(s)) + 1

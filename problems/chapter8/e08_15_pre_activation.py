@@ -129,6 +129,17 @@ def _column(values):
     return np.asarray(values, dtype=object).reshape(-1, 1)
 
 
+def _expanded_by_length(blocks: int) -> list[int]:
+    """Independent count of the paths: multiply out (1 + t)^blocks one block at a time
+    (numpy.convolve on integers), each block contributing 1 (shortcut) or t (branch); the
+    coefficient of t^k is the number of terms with k branch Jacobians."""
+    import numpy as np
+    poly = np.array([1], dtype=np.int64)
+    for _ in range(blocks):
+        poly = np.convolve(poly, np.array([1, 1], dtype=np.int64))
+    return [int(v) for v in poly]
+
+
 # --------------------------------------------------------------------------- (b) ResNet-56
 def _resnet_spec(n: int):
     """CIFAR ResNet (He et al. 2016, section 4.2) with 3 stages of n basic blocks; 1x1
@@ -203,8 +214,9 @@ def solve_b(sheet: Sheet) -> None:
                       method="the same network built from torch.nn modules (PyTorch "
                              "installed)")
     total = 3 * int(blocks)
-    sheet.numeric(path_count(total), 2 ** total,
-                  method=f"2 choices (shortcut or branch) in each of the {total} blocks")
+    sheet.numeric(path_count(total), sum(_expanded_by_length(total)),
+                  method=f"terms of the product of the {total} block factors (1 + t), "
+                         "multiplied out one block at a time (numpy.convolve on integers)")
     sheet.answer("blocks per stage", blocks)
     sheet.answer("parameters (1x1 projection shortcuts where shapes change)", f"{s.params:,}")
     sheet.answer("multiply-adds per 32 x 32 image", f"{s.flops:,}")
@@ -231,15 +243,17 @@ def _torch_params(torch, n: int) -> int:
 
 
 def solve_c(sheet: Sheet) -> None:
-    import math
-
     from derive.conv.residual import path_count, path_count_by_length
 
     blocks = 3 * ((DEPTH - 2) // 6)
     counts = [path_count_by_length(blocks, k) for k in range(blocks + 1)]
-    sheet.numeric(_column(counts), _column([math.comb(blocks, k) for k in range(blocks + 1)]),
-                  method="binomial coefficients from Python's math.comb")
-    sheet.numeric(sum(counts), path_count(blocks), method="the counts add up to all paths")
+    expanded = _expanded_by_length(blocks)
+    sheet.numeric(_column(counts), _column(expanded),
+                  method=f"coefficients of (1 + t)^{blocks}, multiplied out one block at a "
+                         "time (numpy.convolve on integers): the terms with k branch "
+                         "Jacobians")
+    sheet.numeric(path_count(blocks), sum(expanded),
+                  method="all terms of the same expansion")
     short = sum(counts[: blocks // 3 + 1])
     sheet.text(f"Not a training result, but what the engine derives about the network both "
                f"runs train: of the 2^{blocks} paths through its {blocks} residual blocks, "

@@ -298,11 +298,13 @@ def solve_b(sheet: Sheet) -> None:
 
 
 def solve_c(sheet: Sheet) -> None:
+    import numpy as np
     import sympy
 
     from derive.arch.summary import summarize
     from derive.conv.layers import Merge
     from derive.conv.shapes import output_size
+    from derive.numeric import conv2d
     from derive.errors import ConfigurationError
     from derive.symbols import sym
 
@@ -332,8 +334,24 @@ def solve_c(sheet: Sheet) -> None:
                          f"positions")
     s = summarize(_block_arch("down", block, in_shape), convention="mac")
     out_shape = s.rows[-1].shape
-    sheet.numeric(out_shape[1:], (halved, halved),
-                  method="the spatial size of the block's output in the engine's summary")
+    convs = [layer for layer in block if layer.kind == "conv"]
+    torch = _torch()
+    if torch is not None:
+        t = torch.zeros(1, 1, size, size)
+        for layer in convs:
+            t = torch.nn.functional.conv2d(t, torch.zeros(1, 1, layer.kernel, layer.kernel),
+                                           stride=layer.stride, padding=layer.padding)
+        ran, how = tuple(t.shape[-2:]), "torch.nn.functional.conv2d (PyTorch installed)"
+    else:
+        a = np.zeros((1, 1, size, size))
+        for layer in convs:
+            a = conv2d(a, np.zeros((1, 1, layer.kernel, layer.kernel)), stride=layer.stride,
+                       padding=layer.padding)
+        ran, how = a.shape[-2:], "NumPy (derive.numeric.conv2d)"
+    sheet.numeric(out_shape[1:], tuple(int(v) for v in ran),
+                  method=f"the spatial size of the block's output in the engine's summary "
+                         f"against its convolutions (each layer's kernel, stride and padding) "
+                         f"run on a zero {size} x {size} map with {how}")
     sheet.text(f"The block before it in MobileNetV2 ({DOWN}) takes "
                f"{'x'.join(map(str, in_shape))} to {'x'.join(map(str, out_shape))}: stride 2 "
                f"and {in_shape[0]} -> {out_shape[0]} channels. Putting an identity shortcut "

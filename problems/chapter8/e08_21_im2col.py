@@ -218,8 +218,19 @@ def solve_d(sheet: Sheet) -> None:
     ch, side, batch = 64, 56, 32
     r, q = patch_matrix_shape((side, side), 3, padding=1, channels=ch)
     entries = batch * r * q
-    sheet.numeric(entries, batch * ch * side * side * 9,
-                  method="9 copies of every input value")
+    torch = _torch()
+    if torch is not None:
+        unfolded = torch.nn.functional.unfold(
+            torch.zeros(batch, ch, side, side, device="meta"), 3, padding=1)
+        sheet.numeric(entries, int(unfolded.numel()),
+                      method=f"entries of torch.nn.functional.unfold of a {batch} x {ch} x "
+                             f"{side} x {side} batch on the meta device (PyTorch installed)")
+    else:
+        rows_seen = len([(c, u, v) for c in range(ch) for u in range(3) for v in range(3)])
+        starts = sum(1 for t in range(side + 2) if t + 3 <= side + 2)
+        sheet.numeric(entries, batch * rows_seen * starts * starts,
+                      method="the (channel, tap) pairs and the window starts in the padded "
+                             "map enumerated, times the batch")
     sheet.table(["tensor", "values", "MiB at float32"],
                 [("input, batch 32 x 64 x 56 x 56", batch * ch * side * side,
                   f"{batch * ch * side * side * 4 / 2 ** 20:.0f}"),

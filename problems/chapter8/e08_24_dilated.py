@@ -118,7 +118,6 @@ def solve_b(sheet: Sheet) -> None:
     import sympy
 
     from derive.conv.costs import conv_cost
-    from derive.conv.layers import Layer
     from derive.conv.receptive import receptive_field, receptive_field_steps
     from derive.symbols import sym
 
@@ -129,8 +128,8 @@ def solve_b(sheet: Sheet) -> None:
                 caption="The engine's receptive-field recurrence (stride 1 throughout, so the "
                         "jump stays 1 and each layer adds its effective kernel minus 1).")
     stack = receptive_field(layers).size
-    single = receptive_field([Layer("conv", kernel=15)]).size
-    sheet.numeric(stack, single, method="field of a single 15 x 15 convolution (engine)")
+    sheet.numeric(stack, _tap_span(15, 1),
+                  method="span of the tap offsets of a single 15 x 15 window, enumerated")
     reach = _reachable(K, RATES)
     sheet.numeric(stack, len(reach),
                   method="enumerating the offsets a + 2b + 4c, a, b, c in {0, 1, 2}: "

@@ -7,7 +7,8 @@ with a 10-class head, :func:`derive.arch.summary.summarize`), the number of prun
 weights each sparsity level keeps (PyTorch's rule: ``round(amount * n)`` weights are
 removed), the per-layer weight counts, and the expected per-layer counts under random
 pruning.  The counts are cross-checked with an independent enumeration of the weight shapes
-and, when installed, with a ResNet-18 built from torch.nn modules.
+and, when installed, with a ResNet-18 built from torch.nn modules; the random-pruning
+expectation with seeded random prunings.
 """
 
 from derive.book import Part, Problem, Sheet
@@ -125,6 +126,9 @@ def solve_a(sheet: Sheet) -> None:
 
 
 def solve_b(sheet: Sheet) -> None:
+    import math
+
+    import numpy as np
     import sympy
 
     weights = _weighted(_spec().features + _spec().head)
@@ -132,12 +136,28 @@ def solve_b(sheet: Sheet) -> None:
     sp = SPARSITIES[-1]
     kept = _kept(n, sp)
     expected = [(name, sympy.Rational(w * kept, n)) for name, w in weights]
-    sheet.numeric(sum(e for _, e in expected), kept,
-                  method="the expected per-layer counts add up to the weights kept")
     stages = {}
     for name, e in expected:
         stage = name.split(".")[0]
         stages[stage] = stages.get(stage, 0) + e
+    # independent: prune at random many times (a uniformly random kept set of each draw is
+    # spread over the layers by the multivariate hypergeometric law) and average per stage
+    draws = 200
+    samples = np.random.default_rng(827).multivariate_hypergeometric(
+        [w for _, w in weights], kept, size=draws)
+    in_stage = {k: [i for i, (name, _) in enumerate(weights) if name.split(".")[0] == k]
+                for k in stages}
+    ratios = [round(float(samples[:, idx].sum(axis=1).mean() / float(stages[k])), 4)
+              for k, idx in in_stage.items()]
+    # five standard errors of the mean kept count of the smallest stage, relative to it
+    smallest = min(sum(weights[i][1] for i in idx) for idx in in_stage.values()) / n
+    spread = math.sqrt(kept * smallest * (1 - smallest) * (n - kept) / (n - 1))
+    tol = 5 * spread / (kept * smallest) / math.sqrt(draws)
+    sheet.numeric(ratios, [1.0] * len(ratios), tol=round(tol, 4),
+                  method=f"{draws} random prunings at {float(sp):.0%} (NumPy multivariate "
+                         "hypergeometric draws, seed 827): mean weights kept per stage over "
+                         "the expected count (rounded to 4 decimals); tolerance five standard "
+                         "errors of the smallest stage's mean")
     sheet.table(["stage", f"expected weights kept at {float(sp):.0%} (random pruning)"],
                 [(k, f"{float(v):,.0f}") for k, v in stages.items()],
                 caption="Random pruning keeps a uniformly random set of the kept size, so "
@@ -145,6 +165,8 @@ def solve_b(sheet: Sheet) -> None:
 
 
 def solve_c(sheet: Sheet) -> None:
+    import math
+
     weights = _weighted(_spec().features + _spec().head)
     n = sum(w for _, w in weights)
     sheet.table(["layer", "weights", "share of all prunable weights"],
@@ -152,9 +174,9 @@ def solve_c(sheet: Sheet) -> None:
                 caption="Per-layer weight counts of ResNet-18 (derived from the spec).")
     first = weights[0][1]
     last_stage = sum(w for name, w in weights if name.startswith("layer4"))
-    sheet.numeric(first + last_stage + sum(w for name, w in weights[1:]
-                                           if not name.startswith("layer4")), n,
-                  method="the per-layer counts add up to the total")
+    sheet.numeric([w for _, w in weights], [math.prod(s) for s in _shapes_by_hand()],
+                  method="per-layer weight counts against the conv and dense weight shapes "
+                         "listed stage by stage and multiplied out")
     sheet.text(f"The first convolution holds {first / n:.2%} of the weights and the last "
                f"stage {last_stage / n:.1%}: a global threshold can remove most of the late "
                f"layers while barely touching the first. How the trained network actually "

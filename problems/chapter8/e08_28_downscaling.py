@@ -349,9 +349,8 @@ def solve_d(sheet: Sheet) -> None:
     best_l1 = candidates[l1.index(min(l1))]
     sheet.numeric(best_l1, sorted(values)[len(values) // 2],
                   method="minimum of sum |v - c| over c = -2..12 vs the middle value (median)")
-    sheet.numeric(sympy.Rational(sum(values), len(values)), sympy.Rational(int(np.mean(
-        np.asarray(values) * len(values))), len(values)),
-                  method="NumPy's mean of the values")
+    sheet.numeric(best_l2, sympy.Rational(float(np.mean(values))),
+                  method="NumPy's mean of the values (float64, converted exactly)")
     sheet.explain(
         "The L2 loss is minimised by the conditional mean: where the fine-scale field is "
         "uncertain (the exact position of a front, a cold pool in a valley) the prediction "

@@ -192,11 +192,13 @@ def solve_4_4(sheet: Sheet) -> None:
                       t.astype(int).sum(axis=(2, 3)) // (h * w),
                       method=f"integer sum over the spatial axes of a (2, 4, {h}, {w}) batch "
                              f"divided by {h * w}")
-    t = rng.integers(-5, 6, size=(1, 3, 5, 6))
-    sheet.numeric(np.roll(t, (2, 3), axis=(2, 3)).sum(axis=(2, 3)),
-                  t.sum(axis=(2, 3)),
-                  method="the spatial sum (so the mean) of a circularly shifted map "
-                         "(numpy.roll): the pooled vector is shift invariant")
+    t = 30.0 * rng.integers(-5, 6, size=(1, 3, 5, 6))               # exact integer means
+    shifted = np.roll(t, (2, 3), axis=(2, 3))
+    sheet.numeric(_ints(avg_pool2d(shifted, (5, 6))[:, :, 0, 0]),
+                  t.astype(int).sum(axis=(2, 3)) // 30,
+                  method="global average pooling of a circularly shifted (numpy.roll) "
+                         "(1, 3, 5, 6) map against the integer mean of the unshifted map: "
+                         "the pooled vector is shift invariant")
     sheet.answer("global average pooling", sympy.Eq(sympy.IndexedBase("y")[c], gap,
                                                     evaluate=False))
 

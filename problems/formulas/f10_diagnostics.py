@@ -248,8 +248,9 @@ def solve_10_5(sheet: Sheet) -> None:
                 caption="Parameter counts of the ablation variants at C = 64.")
     sheet.numeric([e for _, e, _ in variants], [r for _, _, r in variants],
                   method="entries of the weight (and batch-norm) arrays of each variant")
-    sheet.numeric(sympy.Rational(variants[2][1], variants[1][1]), identity.rhs,
-                  method="the table's two-3x3 over 5x5 count against the proved ratio")
+    sheet.numeric(identity.rhs, sympy.Rational(variants[2][2], variants[1][2]),
+                  method="the proved ratio against the entries of the two-3x3 weight arrays "
+                         "over those of the 5x5 array")
     sheet.answer("two 3x3 / one 5x5", identity.rhs)
 
 

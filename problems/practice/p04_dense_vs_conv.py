@@ -106,8 +106,22 @@ def solve_ratio(sheet: Sheet) -> None:
                                            k: sympy.Integer(K)})
     sheet.derive("dense / conv", [(plugged, f"H = W = {H}, K = {K}"),
                                   (value, "evaluate")])
-    sheet.numeric(value, sympy.Rational(dense, conv),
-                  method="quotient of the counts of parts (a) and (b)")
+    try:
+        import torch
+    except ImportError:  # PyTorch is optional
+        torch = None
+    if torch is not None:
+        linear = torch.nn.Linear(H * W * C, OUT, bias=False, device="meta")
+        conv2d = torch.nn.Conv2d(C, OUT, K, bias=False, device="meta")
+        sheet.numeric(value, sympy.Rational(linear.weight.numel(), conv2d.weight.numel()),
+                      method="quotient of the weight sizes of torch.nn.Linear and "
+                             "torch.nn.Conv2d on the meta device (PyTorch installed)")
+    else:
+        import numpy as np
+        sheet.numeric(value, sympy.Rational(int(np.prod((OUT, H * W * C))),
+                                            int(np.prod((OUT, C, K, K)))),
+                      method="quotient of the sizes of the (M, H*W*C) dense and the "
+                             "(M, C, K, K) convolution weight arrays (NumPy)")
     sheet.text(f"The dense layer needs about {float(value):.0f} times as many weights: it "
                "has one weight per input position, while the convolution reuses one small "
                "filter at every position (weight sharing) and looks only at a K x K "

@@ -86,8 +86,26 @@ def solve_saving(sheet: Sheet) -> None:
     sheet.derive("separable / standard", list(identity.steps))
     ratio = ratio_value(identity, C_out=C_OUT, k=K)
     depthwise, pointwise, standard = _costs()
-    sheet.numeric(ratio, sympy.Rational(depthwise + pointwise, standard),
-                  method="quotient of the counted parameters (separable over standard)")
+    try:
+        import torch
+    except ImportError:  # PyTorch is optional
+        torch = None
+    if torch is not None:
+        separable = [torch.nn.Conv2d(C_IN, C_IN, K, groups=C_IN, bias=False, device="meta"),
+                     torch.nn.Conv2d(C_IN, C_OUT, 1, bias=False, device="meta")]
+        plain = torch.nn.Conv2d(C_IN, C_OUT, K, bias=False, device="meta")
+        sheet.numeric(ratio, sympy.Rational(sum(m.weight.numel() for m in separable),
+                                            plain.weight.numel()),
+                      method="quotient of the weight sizes of the depthwise and pointwise "
+                             "torch.nn.Conv2d layers over the standard one (PyTorch "
+                             "installed)")
+    else:
+        import numpy as np
+        separable = np.prod((C_IN, 1, K, K)) + np.prod((C_OUT, C_IN, 1, 1))
+        sheet.numeric(ratio, sympy.Rational(int(separable), int(np.prod((C_OUT, C_IN, K, K)))),
+                      method="quotient of the sizes of the (C_in, 1, K, K) and "
+                             "(C_out, C_in, 1, 1) weight arrays over the (C_out, C_in, K, K) "
+                             "one (NumPy)")
     sheet.table(["layer", "weights"], [("standard 3x3", standard),
                                        ("depthwise separable", depthwise + pointwise)])
     sheet.text(f"The separable layer needs about {float(1 / ratio):.1f} times fewer weights "

@@ -18,6 +18,7 @@ def _window_positions(h: int, w: int, k: int) -> list[tuple[int, int]]:
 
 
 def solve(sheet: Sheet) -> None:
+    import numpy as np
     import sympy
 
     from derive.conv.im2col import im2col, patch_matrix_shape
@@ -51,8 +52,13 @@ def solve(sheet: Sheet) -> None:
                                                    for i in range(ho) for j in range(wo)]),
                 why="the kernel as a row times the patch matrix is the model's convolution, "
                     "entry by entry")
-    sheet.numeric(tuple(patches.shape), (rows, cols),
-                  method="shape of the symbolic patch matrix (derive.conv.im2col.im2col)")
+    image = np.arange(C * H * W).reshape(C, H, W)
+    sliced = np.stack([image[:, i:i + K, j:j + K].ravel()
+                       for i, j in _window_positions(H, W, K)], axis=1)
+    sheet.numeric(tuple(patches.shape), sliced.shape,
+                  method="shape of the symbolic patch matrix (derive.conv.im2col.im2col) "
+                         "against a patch matrix cut out of a NumPy array, one flattened "
+                         "window per column")
     sheet.numeric(cols, len(_window_positions(H, W, K)),
                   method="brute-force enumeration of the window positions")
     try:

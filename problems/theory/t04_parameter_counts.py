@@ -118,8 +118,13 @@ def solve_ratio(sheet: Sheet) -> None:
         sheet.numeric(value, sympy.Rational(*counts),
                       method="quotient of PyTorch's parameter counts (PyTorch installed)")
     else:
-        sheet.numeric(value, sympy.Rational(_dense_params(), _conv_params()),
-                      method="quotient of the counts of parts (a) and (b)")
+        import numpy as np
+        dense_shapes = ((C_OUT, IMAGE * IMAGE * C_IN), (C_OUT,))
+        conv_shapes = ((C_OUT, C_IN, K, K), (C_OUT,))
+        sheet.numeric(value, sympy.Rational(sum(int(np.prod(s)) for s in dense_shapes),
+                                            sum(int(np.prod(s)) for s in conv_shapes)),
+                      method="quotient of the entries of the dense and convolution weight "
+                             "and bias arrays, from their shapes (NumPy)")
     sheet.text(f"About {float(value):.1f}: without weight sharing and locality the layer "
                "would need a weight for every pixel of every channel.")
     sheet.answer("dense / conv", value)

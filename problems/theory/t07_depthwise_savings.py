@@ -111,9 +111,18 @@ def solve_factor(sheet: Sheet) -> None:
              sympy.Symbol("k", integer=True, positive=True): sympy.Integer(K)}), -1)
     sheet.derive("saving factor", [(plugged, f"the inverse ratio at C_out = {C_OUT}, K = {K}"),
                                    (1 / ratio, "evaluate")])
-    standard, separable = _counts()
-    sheet.numeric(1 / ratio, sympy.Rational(standard, separable),
-                  method="quotient of the counts of parts (a) and (b)")
+    counts = _torch_counts()
+    if counts is not None:
+        sheet.numeric(1 / ratio, sympy.Rational(*counts),
+                      method="quotient of the torch.nn.Conv2d weight sizes, standard over "
+                             "depthwise plus pointwise (PyTorch installed)")
+    else:
+        import numpy as np
+        separable = np.zeros((C_IN, 1, K, K)).size + np.zeros((C_OUT, C_IN, 1, 1)).size
+        sheet.numeric(1 / ratio, sympy.Rational(np.zeros((C_OUT, C_IN, K, K)).size,
+                                                separable),
+                      method="quotient of the sizes of the (C_out, C_in, K, K) weight array "
+                             "and the (C_in, 1, K, K) plus (C_out, C_in, 1, 1) arrays (NumPy)")
     sheet.text(f"About {float(1 / ratio):.2f}: with many output channels the saving "
                f"approaches K^2 = {K * K}.")
     sheet.answer("saving factor", 1 / ratio)

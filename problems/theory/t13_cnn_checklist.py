@@ -264,8 +264,6 @@ def solve_compare(sheet: Sheet) -> None:
     identity = separable_ratio()
     sheet.derive("separable / standard", list(identity.steps))
     ratio = ratio_value(identity, C_out=c_out, k=k)
-    sheet.numeric(ratio, sympy.Rational(layers[2][1].flops, layers[0][1].flops),
-                  method="quotient of the multiply-adds in the table")
     torch = _torch()
     if torch is not None:
         mods = [torch.nn.Conv2d(c_in, c_out, k, padding=1, bias=False, device="meta"),
@@ -273,10 +271,36 @@ def solve_compare(sheet: Sheet) -> None:
                 (torch.nn.Conv2d(c_in, c_in, k, padding=1, groups=c_in, bias=False,
                                  device="meta"),
                  torch.nn.Conv2d(c_in, c_out, 1, bias=False, device="meta"))]
+
+        def macs(layer, x):      # every weight is used once per output position
+            y = layer(x)
+            return int(layer.weight.numel()) * int(y.shape[-2] * y.shape[-1]), y
+
+        x = torch.zeros(1, c_in, size, size, device="meta")
+        standard, _ = macs(mods[0], x)
+        depthwise, mid = macs(mods[2][0], x)
+        pointwise, _ = macs(mods[2][1], mid)
+        sheet.numeric(ratio, sympy.Rational(depthwise + pointwise, standard),
+                      method=f"weights times output positions of the torch.nn.Conv2d layers "
+                             f"run on a {size}x{size} input on the meta device (PyTorch "
+                             "installed)")
         counts = [sum(p.numel() for p in m.parameters()) if not isinstance(m, tuple)
                   else sum(p.numel() for q in m for p in q.parameters()) for m in mods]
         sheet.numeric([cost.params for _, cost in layers], counts,
                       method="PyTorch parameter counts (PyTorch installed)")
+    else:
+        import numpy as np
+
+        def positions(n, kernel, padding):   # window starts that fit, per axis
+            return sum(1 for t in range(n + 2 * padding) if t + kernel <= n + 2 * padding)
+
+        standard = np.zeros((c_out, c_in, k, k)).size * positions(size, k, 1) ** 2
+        separable = (np.zeros((c_in, 1, k, k)).size * positions(size, k, 1) ** 2
+                     + np.zeros((c_out, c_in, 1, 1)).size * positions(size, 1, 0) ** 2)
+        sheet.numeric(ratio, sympy.Rational(int(separable), int(standard)),
+                      method="entries of the NumPy weight arrays times the output positions "
+                             f"enumerated on a {size}x{size} map (padding 1 for the 3x3 "
+                             "layers)")
     sheet.text("A 1x1 convolution mixes channels only; the depthwise stage filters space "
                "only; together they approximate the standard layer at a fraction of the cost.")
     sheet.answer("separable / standard", ratio)

@@ -91,8 +91,10 @@ def test_table_alignment_and_cells() -> None:
 def test_matrices_and_figures() -> None:
     tex = latex.render_matrix(MatrixView("T", sympy.Matrix([[1, 0], [0, 1]]), "identity"))
     assert tex.startswith(r"\[ T = \begin{bmatrix}1 & 0\\0 & 1\end{bmatrix} \]")
-    wide = latex.render_matrix(MatrixView("M", np.ones((2, 20), dtype=int)))
-    assert r"\resizebox{\linewidth}" in wide
+    fits = latex.render_matrix(MatrixView("M", np.ones((2, 20), dtype=int)))
+    assert fits.startswith(r"\[ M = ") and "FitMath" not in fits   # 20 one-digit columns
+    wide = latex.render_matrix(MatrixView("M", np.full((2, 20), 12345)))
+    assert wide.startswith(r"\begin{center}\FitMath{1\linewidth}{M = \begin{bmatrix}")
     huge = latex.value_tex(np.zeros((20, 20)))
     assert "array of shape" in huge and r"20 \times 20" in huge
     fig = latex.render_figure(Figure(r"\draw (0,0) -- (1,1);", "<svg/>", "a_b", "f"))

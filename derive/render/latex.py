@@ -25,6 +25,7 @@ from derive.check.verdict import Status, Verdict
 from derive.render.escape import escape_latex, escape_latex_paragraphs
 from derive.render.printer import DerivePrinter, to_latex
 from derive.render.steps import TEX_MARKS, step_numbers, verdict_text
+from derive.render.width import tex_width
 
 MARKS = TEX_MARKS
 
@@ -32,6 +33,13 @@ MARKS = TEX_MARKS
 MAX_INLINE_ENTRIES = 144
 # Tuples and lists longer than this show their first and last entries and their length.
 MAX_SEQUENCE = 16
+
+# The width of the text block, in characters of maths (see derive.render.width), and what a
+# checked line spends besides its maths: the step tag, and a justification column of 0.30
+# of the line when the justification is long.
+LINE_CHARS = 78
+TAG_CHARS = 6
+WHY_COLUMN_CHARS = 24
 
 _IDENT = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
@@ -56,8 +64,7 @@ def render_block(block: Any, numbers: dict[int, int]) -> str:
     if isinstance(block, Check):
         return render_check(block, numbers)
     if isinstance(block, Answer):
-        unit = r"\ \text{%s}" % escape_latex(block.unit) if block.unit else ""
-        return r"\Answer{%s = %s%s}" % (name_tex(block.label), value_tex(block.value), unit)
+        return render_answer(block)
     if isinstance(block, Table):
         return render_table(block)
     if isinstance(block, MatrixView):
@@ -65,6 +72,47 @@ def render_block(block: Any, numbers: dict[int, int]) -> str:
     if isinstance(block, Figure):
         return render_figure(block)
     raise TypeError(f"got block={block!r}; not a block of derive.book.model")
+
+
+def render_answer(a: Answer) -> str:
+    r"""The boxed answer of a part; a long answer in words wraps inside its box, a long
+    formula shrinks to the line.
+
+    >>> render_answer(Answer("H_out", 32))
+    '\\Answer{H_{\\mathrm{out}} = 32}'
+    """
+    unit = r"\ \text{%s}" % escape_latex(a.unit) if a.unit else ""
+    inner = f"{name_tex(a.label)} = {value_tex(a.value)}{unit}"
+    if tex_width(inner) <= LINE_CHARS - 8:
+        return r"\Answer{%s}" % inner
+    if isinstance(a.value, str):
+        text = escape_latex(a.value) + (" " + escape_latex(a.unit) if a.unit else "")
+        return r"\AnswerText{$%s$ = %s}" % (name_tex(a.label), text)
+    return r"\Answer{%s}" % fit(inner, 0.85)
+
+
+def fit(tex: str, share: float) -> str:
+    r"""Maths that LaTeX shrinks to ``share`` of the line if (and only if) it is wider.
+
+    >>> fit("x + y", 0.5)
+    '\\FitMath{0.5\\linewidth}{x + y}'
+    """
+    return r"\FitMath{%g\linewidth}{%s}" % (share, tex)
+
+
+def _why_chars(why: str) -> float:
+    """The room a justification takes on a checked line."""
+    if not why:
+        return 0.0
+    return 0.8 * len(why) + 2 if len(why) <= SHORT_WHY else WHY_COLUMN_CHARS
+
+
+def _rows_fit(rows: list[tuple[str, str, str]]) -> bool:
+    """Whether rows ``(lhs, rhs, why)`` fit an ``align*``, whose columns are as wide as
+    their widest entry: left sides, ``=``, right sides, justifications, tags."""
+    return (max(tex_width(lhs) for lhs, _, _ in rows) + 2
+            + max(tex_width(rhs) for _, rhs, _ in rows)
+            + max(_why_chars(why) for _, _, why in rows) + TAG_CHARS <= LINE_CHARS)
 
 
 def name_tex(name: Any) -> str:
@@ -185,16 +233,28 @@ def _blank(value: Any) -> bool:
 
 
 def render_derivation(d: Derivation, numbers: dict[int, int]) -> str:
-    """An ``align*`` chain: one line per step, its justification, step number and mark."""
+    """An ``align*`` chain: one line per step, its justification, step number and mark.
+
+    A chain with a step too wide for the justification column beside it puts each
+    justification under its step instead, and shrinks a step that is wider than the line.
+    """
     lines: list[str] = []
     notes: list[str] = []
     refutations: list[str] = []
-    for i, step in enumerate(d.steps):
-        lhs = name_tex(d.lhs) if i == 0 and not _blank(d.lhs) else ""
+    lhs0 = name_tex(d.lhs) if not _blank(d.lhs) else ""
+    exprs = [value_tex(step.expr) for step in d.steps]
+    narrow = _rows_fit([(lhs0, e, step.why) for e, step in zip(exprs, d.steps)])
+    for i, (step, expr) in enumerate(zip(d.steps, exprs)):
+        lhs = lhs0 if i == 0 else ""
         rel = _relation(step.verdict)
         if i == 0 and not lhs:
             rel = r"\phantom{{}={}}"
-        line = f"{lhs} &{rel} {value_tex(step.expr)} && {_why(step.why)}"
+        if narrow:
+            line = f"{lhs} &{rel} {expr} && {_why(step.why)}"
+        else:
+            if lhs and tex_width(lhs) > LINE_CHARS / 5:
+                lhs = fit(lhs, 0.2)
+            line = f"{lhs} &{rel} {fit(expr, 0.72)}"
         if step.verdict is not None:
             n = numbers.get(id(step), 0)
             line += r" \StepTag{%d}{%s}" % (n, mark(step.verdict.status))
@@ -203,6 +263,8 @@ def render_derivation(d: Derivation, numbers: dict[int, int]) -> str:
                 refutations.append(f"step {n}: {verdict_text(step.verdict)}")
         else:
             line += r" \notag"
+        if not narrow and step.why:
+            line += r" \\[-0.3ex]" "\n" r"&\qquad \WhyBelow{%s} \notag" % escape_latex(step.why)
         lines.append(line)
     out = []
     if d.assumptions:
@@ -221,18 +283,73 @@ def render_check(c: Check, numbers: dict[int, int]) -> str:
 
 
 def render_checks(checks: list[Check], numbers: dict[int, int]) -> str:
-    """Consecutive checked statements as one display, one line (number, mark) each."""
+    """Consecutive checked statements as one display, one line (number, mark) each; a
+    statement too wide to share a line with its justification gets a display of its own."""
+    out: list[str] = []
+    run: list[Check] = []
+    rows: list[tuple[str, str, str]] = []
+    for c in checks:
+        row = (value_tex(c.lhs), value_tex(c.rhs), c.why or _kind(c))
+        if _rows_fit(rows + [row]):
+            run.append(c)
+            rows.append(row)
+            continue
+        if run:
+            out.append(_check_rows(run, numbers))
+        run, rows = [], []
+        if _rows_fit([row]):
+            run, rows = [c], [row]
+        else:
+            out.append(_wide_check(c, numbers))
+    if run:
+        out.append(_check_rows(run, numbers))
+    return "\n\n".join(out)
+
+
+def _kind(c: Check) -> str:
+    return "cross-check" if c.kind == "numeric" else "claim"
+
+
+def _check_rows(checks: list[Check], numbers: dict[int, int]) -> str:
     lines, notes, refutations = [], [], []
     for c in checks:
         n = numbers.get(id(c), 0)
-        kind = "cross-check" if c.kind == "numeric" else "claim"
         lines.append(f"{value_tex(c.lhs)} &{_relation(c.verdict)} {value_tex(c.rhs)} && "
-                     f"{_why(c.why or kind)}" r" \StepTag{%d}{%s}" % (n, mark(c.status)))
-        notes.append(f"({n}) {kind}, {verdict_text(c.verdict, lemmas=False)}")
+                     f"{_why(c.why or _kind(c))}" r" \StepTag{%d}{%s}" % (n, mark(c.status)))
+        notes.append(f"({n}) {_kind(c)}, {verdict_text(c.verdict, lemmas=False)}")
         if c.verdict.refuted:
             refutations.append(f"step {n}: {verdict_text(c.verdict)}")
-    out = ["\\DisplayStart\n\\begin{align*}\n" + " \\\\\n".join(lines) + "\n\\end{align*}",
-           r"\HowChecked{%s}" % escape_latex("; ".join(notes))]
+    return _with_notes("\\DisplayStart\n\\begin{align*}\n" + " \\\\\n".join(lines)
+                       + "\n\\end{align*}", notes, refutations)
+
+
+def _wide_check(c: Check, numbers: dict[int, int]) -> str:
+    """One wide statement: ``lhs = rhs`` on a line, or ``lhs`` above ``= rhs``; the
+    justification goes into the note under it."""
+    n = numbers.get(id(c), 0)
+    lhs, rhs, rel = value_tex(c.lhs), value_tex(c.rhs), _relation(c.verdict)
+    tag = r" \StepTag{%d}{%s}" % (n, mark(c.status))
+    why = f"{c.why}; " if c.why else ""
+    shape = _shape(c.lhs)
+    if (max(tex_width(lhs), tex_width(rhs)) > 2 * LINE_CHARS and shape is not None
+            and len(shape) == 2 and _shape(c.rhs) == shape):
+        # Shrunk to the line this would be unreadable: show one entry; all were checked.
+        lhs, rhs = value_tex(c.lhs[0, 0]), value_tex(c.rhs[0, 0])
+        lhs, rhs = r"\left[%s\right]_{1,1}" % lhs, r"\left[%s\right]_{1,1}" % rhs
+        why += (f"entry (1, 1) of the {shape[0]} x {shape[1]} matrices shown, "
+                f"all {_size(shape)} entries checked; ")
+    if tex_width(lhs) + 2 + tex_width(rhs) + TAG_CHARS <= LINE_CHARS:
+        rows = f"{lhs} {rel} {rhs}{tag}"
+    else:
+        rows = f"{fit(lhs, 0.85)} \\notag \\\\\n{{}}{rel} {fit(rhs, 0.8)}{tag}"
+    note = f"({n}) {why}{_kind(c)}, {verdict_text(c.verdict, lemmas=False)}"
+    refutations = [f"step {n}: {verdict_text(c.verdict)}"] if c.verdict.refuted else []
+    return _with_notes("\\DisplayStart\n\\begin{gather*}\n" + rows + "\n\\end{gather*}",
+                       [note], refutations)
+
+
+def _with_notes(display: str, notes: list[str], refutations: list[str]) -> str:
+    out = [display, r"\HowChecked{%s}" % escape_latex("; ".join(notes))]
     out.extend(r"\Refutation{%s}" % escape_latex(r) for r in refutations)
     return "\n".join(out)
 
@@ -268,25 +385,41 @@ def render_explanation(e: Explanation) -> str:
 
 
 def render_table(t: Table) -> str:
-    """A booktabs table; numeric columns are right-aligned, cells typeset as maths."""
+    """A booktabs table; numeric columns are right-aligned, cells typeset as maths.  A table
+    wider than the line spans it, its widest columns wrapping their text and formulas."""
     ncols = len(t.headers)
     for r in t.rows:
         if len(r) != ncols:
             from derive.errors import ProblemError
             raise ProblemError(f"got a table row with {len(r)} cells {r!r}; the table has "
                                f"{ncols} headers {t.headers!r}")
-    align = "".join("r" if t.rows and all(_is_number(r[j]) for r in t.rows) else "l"
-                    for j in range(ncols))
-    lines = [r"\begin{center}", r"\begin{tabular}{@{}%s@{}}" % align, r"\toprule",
+    align = ["r" if t.rows and all(_is_number(r[j]) for r in t.rows) else "l"
+             for j in range(ncols)]
+    widths = [max([_cell_chars(h)] + [_cell_chars(r[j]) for r in t.rows])
+              for j, h in enumerate(t.headers)]
+    wrap = sum(widths) + 2 * ncols > LINE_CHARS
+    if wrap:
+        share = LINE_CHARS / ncols
+        align = [r">{\raggedright\arraybackslash}X" if w > share else a
+                 for a, w in zip(align, widths)]
+        wrap = any("X" in a for a in align)
+    spec = "@{}%s@{}" % "".join(align)
+    head = r"\begin{tabularx}{\linewidth}{%s}" % spec if wrap else r"\begin{tabular}{%s}" % spec
+    lines = [r"\begin{center}", head, r"\toprule",
              " & ".join(r"\textbf{%s}" % escape_latex(h) for h in t.headers) + r" \\",
              r"\midrule"]
     lines += [" & ".join(_cell(c) for c in r) + r" \\" for r in t.rows]
     lines.append(r"\bottomrule")
-    lines.append(r"\end{tabular}")
+    lines.append(r"\end{tabularx}" if wrap else r"\end{tabular}")
     if t.caption:
         lines.append(r"\captionof{table}{%s}" % escape_latex(t.caption))
     lines.append(r"\end{center}")
     return "\n".join(lines)
+
+
+def _cell_chars(v: Any) -> float:
+    """The width of a table cell; prose runs a little narrower than maths."""
+    return 0.9 * len(v) if isinstance(v, str) else tex_width(value_tex(v))
 
 
 def _is_number(v: Any) -> bool:
@@ -304,11 +437,10 @@ def _cell(v: Any) -> str:
 
 
 def render_matrix(m: MatrixView) -> str:
-    """``name = [matrix]`` as a display; very wide matrices are scaled to the text width."""
+    """``name = [matrix]`` as a display; a matrix wider than the line shrinks to fit it."""
     body = f"{name_tex(m.name)} = {value_tex(m.matrix)}"
-    shape = _shape(m.matrix)
-    if shape is not None and len(shape) == 2 and shape[1] > 12:
-        out = r"\begin{center}\resizebox{\linewidth}{!}{$\displaystyle %s$}\end{center}" % body
+    if tex_width(body) > LINE_CHARS:
+        out = r"\begin{center}%s\end{center}" % fit(body, 1)
     else:
         out = r"\[ %s \]" % body
     if m.caption:
@@ -317,11 +449,13 @@ def render_matrix(m: MatrixView) -> str:
 
 
 def render_figure(f: Figure) -> str:
-    """The figure's TikZ picture, centred, with its caption."""
+    """The figure's TikZ picture, centred (and shrunk if wider than the line), with its
+    caption."""
     tikz = f.tikz.strip()
     if not tikz.startswith(r"\begin{tikzpicture}"):
         tikz = "\\begin{tikzpicture}\n" + tikz + "\n\\end{tikzpicture}"
-    return "\n".join([r"\begin{center}", tikz,
+    return "\n".join([r"\begin{center}", r"\begin{adjustbox}{max width=\linewidth}", tikz,
+                      r"\end{adjustbox}",
                       r"\captionof{figure}{%s}" % escape_latex(f.caption), r"\end{center}"])
 
 

@@ -68,7 +68,8 @@ def verdict_text(v: Verdict, *, lemmas: bool = True) -> str:
         return text
     if s is Status.TESTED:
         how = f" ({v.method})" if v.method else ""
-        return f"tested numerically on {v.instances} instances{how}; not a proof"
+        noun = "instance" if v.instances == 1 else "instances"
+        return f"tested numerically on {v.instances} {noun}{how}; not a proof"
     if s is Status.REFUTED:
         where = v.counterexample_text()
         return (f"refuted at {where}: left side {_plain(v.lhs_value)}, "

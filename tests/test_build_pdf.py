@@ -186,3 +186,53 @@ def test_real_pdf_build(tmp_path: Path) -> None:
     assert book.read_bytes() == old
     assert not (out / "theory" / "bad-tex.pdf").exists()
     assert not [p for p in out.rglob(".latex-*")]  # temporary directories are gone
+
+
+WIDE = '''"""Fixture (tests only): content wider than the page, of every kind a solution can hold."""
+import sympy
+
+from derive.book import Part, Problem
+
+X = sympy.symbols("x0:40")
+W = sympy.symbols("w0:40")
+
+
+def solve(sheet):
+    row = sympy.Matrix(1, 4, W[:4])
+    patches = sympy.Matrix(4, 9, X[:36])
+    sheet.claim(row * patches, (row * patches).applyfunc(sympy.expand),
+                why="kernel row times patch matrix")
+    long = sum(w * x for w, x in zip(W, X))
+    sheet.claim(long, sympy.expand(long), why="expand")
+    sheet.derive("s", [(long, "the sum of products"), (sympy.expand(long), "regroup")])
+    sheet.table(["block", "expansion"], [["post-activation", sum(X)], ["pre-activation", 1]])
+    sheet.matrix("M", sympy.Matrix(3, 30, lambda i, j: 12345 + i + j))
+    sheet.answer("rule", "keep the identity shortcut only where the stride is one and the "
+                 "channel counts agree, so that the addition is defined everywhere")
+    sheet.answer("s", long)
+
+
+PROBLEM = Problem(id="wide-1", set="theory", title="Wide content", statement="s",
+                  parts=(Part("a", "p", solve),))
+'''
+
+
+@pytest.mark.slow
+@needs_tex
+def test_wide_content_stays_inside_the_text_block(tmp_path: Path) -> None:
+    """TeX itself measures: no box of the compiled page is more than 10 pt too wide."""
+    import re
+    problems = tmp_path / "problems"
+    (problems / "theory").mkdir(parents=True)
+    (problems / "theory" / "wide.py").write_text(WIDE)
+    out = tmp_path / "out"
+    B.build(problems, out, tex_only=True)
+    work = tmp_path / "tex"
+    work.mkdir()
+    shutil.copy(out / "theory" / "wide-1.tex", work / "wide.tex")
+    subprocess.run(["pdflatex", "-interaction=nonstopmode", "wide.tex"], cwd=work,
+                   capture_output=True, timeout=300)
+    log = (work / "wide.log").read_text(errors="replace")
+    assert "Output written on wide.pdf" in log
+    too_wide = [float(w) for w in re.findall(r"Overfull \\hbox \(([\d.]+)pt too wide\)", log)]
+    assert max(too_wide, default=0.0) <= 10.0, too_wide

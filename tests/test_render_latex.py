@@ -188,3 +188,58 @@ def test_long_justifications_wrap_in_a_column() -> None:
     tex = latex.render_derivation(d, step_numbers(part_with(d)))
     assert r"\Why{count the outputs i = 0, 1, ..., i\_max" in tex
     assert r"\WhyShort{same}" in tex
+
+
+# -- layout of wide content: the estimate picks a layout, LaTeX shrinks what is left --------
+def _proved() -> Verdict:
+    return Verdict(Status.PROVED, method="entry by entry")
+
+
+def test_a_narrow_check_shares_the_aligned_display() -> None:
+    a = Check(H + H, 2 * H, _proved(), "collect terms", "claim", "")
+    b = Check(H * 2, 2 * H, _proved(), "", "claim", "")
+    tex = latex.render_checks([a, b], {id(a): 1, id(b): 2})
+    assert tex.count(r"\begin{align*}") == 1 and "gather" not in tex
+
+
+def test_a_wide_check_gets_a_display_of_its_own() -> None:
+    x = sympy.symbols("x0:40")
+    long = sum(sympy.Symbol(f"w{i}") * x[i] for i in range(40))
+    short = Check(H + H, 2 * H, _proved(), "", "claim", "")
+    wide = Check(long, long, _proved(), "expand", "claim", "")
+    tex = latex.render_checks([short, wide], {id(short): 1, id(wide): 2})
+    assert tex.count(r"\begin{align*}") == 1 and tex.count(r"\begin{gather*}") == 1
+    assert r"\FitMath" in tex.split(r"\begin{gather*}")[1]
+    assert "(2) expand; claim, proved" in tex             # the justification moves to the note
+
+
+def test_a_huge_matrix_claim_shows_one_entry_and_says_so() -> None:
+    w = sympy.Matrix(1, 4, sympy.symbols("w0:4"))
+    product = w * sympy.Matrix(4, 9, sympy.symbols("x0:36"))
+    c = Check(product, product, _proved(), "", "claim", "")
+    tex = latex.render_checks([c], {id(c): 1})
+    assert r"\left[w_{0} x_{0} + w_{1} x_{9} + w_{2} x_{18} + w_{3} x_{27}\right]_{1,1}" in tex
+    assert "entry (1, 1) of the 1 x 9 matrices shown, all 9 entries checked" in tex
+
+
+def test_a_wide_chain_puts_justifications_under_the_steps() -> None:
+    x = sympy.symbols("x0:30")
+    long = sum(x)
+    d = Derivation("s", (DerivationStep(long, "the sum", None),
+                         DerivationStep(long, "regroup", _proved())), (), "")
+    tex = latex.render_derivation(d, {id(d.steps[1]): 1})
+    assert r"\WhyBelow{regroup}" in tex and r"\Why{" not in tex and r"\WhyShort" not in tex
+    narrow = Derivation("s", (DerivationStep(H, "given", None),
+                              DerivationStep(H, "same", _proved())), (), "")
+    assert r"\WhyShort{same}" in latex.render_derivation(narrow, {})
+
+
+def test_wide_tables_and_answers_wrap() -> None:
+    terms = " + ".join(f"D_{i} J_{i}" for i in range(12))
+    wide = latex.render_table(Table(("block", "expansion"),
+                                    (("post-activation", sympy.Symbol("y") + sum(
+                                        sympy.Symbol(f"J{i}") for i in range(30))),)))
+    assert r"\begin{tabularx}{\linewidth}" in wide and "X" in wide.split("\n")[1]
+    assert r"\begin{tabular}{@{}lr@{}}" in latex.render_table(Table(("a", "b"), (("x", 1),)))
+    text = latex.render_answer(Answer("rule", "keep the shortcut only when " + terms))
+    assert text.startswith(r"\AnswerText{$\text{rule}$ = keep the shortcut")

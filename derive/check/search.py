@@ -101,14 +101,38 @@ def candidate_points(names: Sequence[str], domain: Domain, seed: str,
     while (per + 1) ** n <= BOX_POINTS and per < 8:
         per += 1
     grids = [_small_values(domain.of(x), per) for x in names]
-    # Vary the first-named symbol fastest is arbitrary; order by total size = small first.
-    box = sorted(itertools.product(*[range(len(g)) for g in grids]), key=lambda t: (sum(t), t))
-    for combo in box[:BOX_POINTS]:
+    # Small first: combinations of grid positions by total size, then lexicographically.
+    for combo in itertools.islice(box_order([len(g) for g in grids]), BOX_POINTS):
         yield {x: grids[i][j] for i, (x, j) in enumerate(zip(names, combo))}
     rng = random.Random(hashlib.sha256(seed.encode()).hexdigest())
     scales = SUM_RANDOM_SCALES if small else RANDOM_SCALES
     for _ in range(random_points):
         yield {x: _random_value(domain.of(x), rng, scales) for x in names}
+
+
+def box_order(sizes: Sequence[int]) -> Iterator[tuple[int, ...]]:
+    """Every tuple of positions ``t`` with ``0 <= t[i] < sizes[i]``, ordered by ``sum(t)``
+    and then lexicographically, made lazily: a claim with 80 symbols has 2**80 tuples, of
+    which the search takes the first few hundred.
+
+    >>> list(box_order([2, 3]))
+    [(0, 0), (0, 1), (1, 0), (0, 2), (1, 1), (1, 2)]
+    """
+    caps = [max(k - 1, 0) for k in sizes]
+    room = [sum(caps[i:]) for i in range(len(caps))] + [0]   # the most the tail can hold
+    if any(k <= 0 for k in sizes):
+        return
+
+    def fill(i: int, total: int) -> Iterator[tuple[int, ...]]:
+        if i == len(caps):
+            yield ()
+            return
+        for v in range(max(0, total - room[i + 1]), min(caps[i], total) + 1):
+            for rest in fill(i + 1, total - v):
+                yield (v, *rest)
+
+    for total in range(room[0] + 1):
+        yield from fill(0, total)
 
 
 def _satisfies(constraints: Sequence[Any], compiled: Sequence[Any], inst: Instance) -> bool:

@@ -98,13 +98,18 @@ def escape_latex(text: str) -> str:
     '50\\\\% of \\\\{x\\\\_i\\\\} costs \\\\$5 \\\\& \\\\#1 \\\\textasciitilde{} \\\\textasciicircum{} \\\\textbackslash{}'
     >>> print(escape_latex("3×3 kernel, stride ≥ 2"))
     3\\ensuremath{\\times}3 kernel, stride \\ensuremath{\\geq} 2
+    >>> print(escape_latex("see derive.conv.costs"))
+    see derive.\\allowbreak{}conv.\\allowbreak{}costs
     """
     if not isinstance(text, str):
         raise InputError(f"got text={text!r}; text to escape must be a str")
     out: list[str] = []
-    for ch in text:
+    breaks = _break_points(text)
+    for i, ch in enumerate(text):
         rep = _LATEX_TABLE.get(ch)
-        if rep is not None:
+        if i in breaks:
+            out.append((rep or ch) + r"\allowbreak{}")
+        elif rep is not None:
             out.append(rep)
         elif ch == "\n" or " " <= ch <= "~" or _latin1_ok(ch):
             out.append(ch)
@@ -114,6 +119,17 @@ def escape_latex(text: str) -> str:
                 f"cannot typeset it: write it in ASCII or add it to "
                 f"derive.render.escape.UNICODE_TO_LATEX")
     return "".join(out)
+
+
+# Dotted names such as derive.conv.shapes.output_size are one long word to TeX: a line may
+# break after their dots and underscores, or they would run into the margin.
+_DOTTED_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*){2,}")
+
+
+def _break_points(text: str) -> set[int]:
+    """Positions of the dots and underscores inside dotted names of ``text``."""
+    return {m.start() + k for m in _DOTTED_NAME.finditer(text)
+            for k, ch in enumerate(m.group()) if ch in "._"}
 
 
 def escape_latex_paragraphs(text: str) -> str:

@@ -57,17 +57,24 @@ def solve_count(sheet: Sheet) -> None:
     sheet.numeric(total, _weights_read(dw_model) + _weights_read(pw_model),
                   method="enumeration of the weights read by the depthwise (groups = C_in) "
                          "and pointwise indexed-sum models")
-    try:
-        import torch
-    except ImportError:  # PyTorch is optional
-        torch = None
-    if torch is not None:
-        layers = [torch.nn.Conv2d(C_IN, C_IN, K, groups=C_IN, bias=False, device="meta"),
-                  torch.nn.Conv2d(C_IN, C_OUT, 1, bias=False, device="meta")]
-        sheet.numeric(total, sum(p.numel() for m in layers for p in m.parameters()),
+    layers = _torch_layers()
+    if layers is not None:
+        sheet.numeric(total, sum(p.numel() for m in layers[0] for p in m.parameters()),
                       method="parameters of the two torch.nn.Conv2d layers (PyTorch "
                              "installed)")
     sheet.answer("params", total)
+
+
+def _torch_layers():
+    """The depthwise and pointwise layers and the standard one, as torch.nn.Conv2d on the
+    meta device; None without PyTorch (it is optional)."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    separable = [torch.nn.Conv2d(C_IN, C_IN, K, groups=C_IN, bias=False, device="meta"),
+                 torch.nn.Conv2d(C_IN, C_OUT, 1, bias=False, device="meta")]
+    return separable, torch.nn.Conv2d(C_IN, C_OUT, K, bias=False, device="meta")
 
 
 def solve(sheet: Sheet) -> None:
@@ -86,14 +93,9 @@ def solve_saving(sheet: Sheet) -> None:
     sheet.derive("separable / standard", list(identity.steps))
     ratio = ratio_value(identity, C_out=C_OUT, k=K)
     depthwise, pointwise, standard = _costs()
-    try:
-        import torch
-    except ImportError:  # PyTorch is optional
-        torch = None
-    if torch is not None:
-        separable = [torch.nn.Conv2d(C_IN, C_IN, K, groups=C_IN, bias=False, device="meta"),
-                     torch.nn.Conv2d(C_IN, C_OUT, 1, bias=False, device="meta")]
-        plain = torch.nn.Conv2d(C_IN, C_OUT, K, bias=False, device="meta")
+    layers = _torch_layers()
+    if layers is not None:
+        separable, plain = layers
         sheet.numeric(ratio, sympy.Rational(sum(m.weight.numel() for m in separable),
                                             plain.weight.numel()),
                       method="quotient of the weight sizes of the depthwise and pointwise "

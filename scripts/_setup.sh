@@ -27,6 +27,7 @@ ensure_tex() {
     kpsewhich tikz.sty >/dev/null 2>&1 || missing=1
     kpsewhich lmodern.sty >/dev/null 2>&1 || missing=1
     kpsewhich booktabs.sty >/dev/null 2>&1 || missing=1
+    kpsewhich adjustbox.sty >/dev/null 2>&1 || missing=1
     command -v pdftoppm >/dev/null || missing=1
     [ -z "$missing" ] && return 0
     if [ "$(id -u)" = 0 ] || command -v sudo >/dev/null; then

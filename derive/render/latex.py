@@ -286,21 +286,19 @@ def render_checks(checks: list[Check], numbers: dict[int, int]) -> str:
     """Consecutive checked statements as one display, one line (number, mark) each; a
     statement too wide to share a line with its justification gets a display of its own."""
     out: list[str] = []
-    run: list[Check] = []
-    rows: list[tuple[str, str, str]] = []
+    run: list[tuple[Check, tuple[str, str, str]]] = []
     for c in checks:
         row = (value_tex(c.lhs), value_tex(c.rhs), c.why or _kind(c))
-        if _rows_fit(rows + [row]):
-            run.append(c)
-            rows.append(row)
+        if _rows_fit([r for _, r in run] + [row]):
+            run.append((c, row))
             continue
         if run:
             out.append(_check_rows(run, numbers))
-        run, rows = [], []
+        run = []
         if _rows_fit([row]):
-            run, rows = [c], [row]
+            run = [(c, row)]
         else:
-            out.append(_wide_check(c, numbers))
+            out.append(_wide_check(c, row, numbers))
     if run:
         out.append(_check_rows(run, numbers))
     return "\n\n".join(out)
@@ -310,12 +308,12 @@ def _kind(c: Check) -> str:
     return "cross-check" if c.kind == "numeric" else "claim"
 
 
-def _check_rows(checks: list[Check], numbers: dict[int, int]) -> str:
+def _check_rows(run: list[tuple[Check, tuple[str, str, str]]], numbers: dict[int, int]) -> str:
     lines, notes, refutations = [], [], []
-    for c in checks:
+    for c, (lhs, rhs, why) in run:
         n = numbers.get(id(c), 0)
-        lines.append(f"{value_tex(c.lhs)} &{_relation(c.verdict)} {value_tex(c.rhs)} && "
-                     f"{_why(c.why or _kind(c))}" r" \StepTag{%d}{%s}" % (n, mark(c.status)))
+        lines.append(f"{lhs} &{_relation(c.verdict)} {rhs} && {_why(why)}"
+                     r" \StepTag{%d}{%s}" % (n, mark(c.status)))
         notes.append(f"({n}) {_kind(c)}, {verdict_text(c.verdict, lemmas=False)}")
         if c.verdict.refuted:
             refutations.append(f"step {n}: {verdict_text(c.verdict)}")
@@ -323,11 +321,12 @@ def _check_rows(checks: list[Check], numbers: dict[int, int]) -> str:
                        + "\n\\end{align*}", notes, refutations)
 
 
-def _wide_check(c: Check, numbers: dict[int, int]) -> str:
+def _wide_check(c: Check, row: tuple[str, str, str], numbers: dict[int, int]) -> str:
     """One wide statement: ``lhs = rhs`` on a line, or ``lhs`` above ``= rhs``; the
     justification goes into the note under it."""
     n = numbers.get(id(c), 0)
-    lhs, rhs, rel = value_tex(c.lhs), value_tex(c.rhs), _relation(c.verdict)
+    lhs, rhs, _ = row
+    rel = _relation(c.verdict)
     tag = r" \StepTag{%d}{%s}" % (n, mark(c.status))
     why = f"{c.why}; " if c.why else ""
     shape = _shape(c.lhs)

@@ -107,12 +107,16 @@ def _why_chars(why: str) -> float:
     return 0.8 * len(why) + 2 if len(why) <= SHORT_WHY else WHY_COLUMN_CHARS
 
 
-def _rows_fit(rows: list[tuple[str, str, str]]) -> bool:
-    """Whether rows ``(lhs, rhs, why)`` fit an ``align*``, whose columns are as wide as
+def _row_widths(lhs: str, rhs: str, why: str) -> tuple[float, float, float]:
+    """The widths of a checked line's columns: left side, right side, justification."""
+    return tex_width(lhs), tex_width(rhs), _why_chars(why)
+
+
+def _rows_fit(widths: list[tuple[float, float, float]]) -> bool:
+    """Whether rows of these column widths fit an ``align*``, whose columns are as wide as
     their widest entry: left sides, ``=``, right sides, justifications, tags."""
-    return (max(tex_width(lhs) for lhs, _, _ in rows) + 2
-            + max(tex_width(rhs) for _, rhs, _ in rows)
-            + max(_why_chars(why) for _, _, why in rows) + TAG_CHARS <= LINE_CHARS)
+    return (max(w[0] for w in widths) + 2 + max(w[1] for w in widths)
+            + max(w[2] for w in widths) + TAG_CHARS <= LINE_CHARS)
 
 
 def name_tex(name: Any) -> str:
@@ -243,7 +247,7 @@ def render_derivation(d: Derivation, numbers: dict[int, int]) -> str:
     refutations: list[str] = []
     lhs0 = name_tex(d.lhs) if not _blank(d.lhs) else ""
     exprs = [value_tex(step.expr) for step in d.steps]
-    narrow = _rows_fit([(lhs0, e, step.why) for e, step in zip(exprs, d.steps)])
+    narrow = _rows_fit([_row_widths(lhs0, e, step.why) for e, step in zip(exprs, d.steps)])
     for i, (step, expr) in enumerate(zip(d.steps, exprs)):
         lhs = lhs0 if i == 0 else ""
         rel = _relation(step.verdict)
@@ -287,16 +291,19 @@ def render_checks(checks: list[Check], numbers: dict[int, int]) -> str:
     statement too wide to share a line with its justification gets a display of its own."""
     out: list[str] = []
     run: list[tuple[Check, tuple[str, str, str]]] = []
+    widths: list[tuple[float, float, float]] = []
     for c in checks:
         row = (value_tex(c.lhs), value_tex(c.rhs), c.why or _kind(c))
-        if _rows_fit([r for _, r in run] + [row]):
+        width = _row_widths(*row)
+        if _rows_fit(widths + [width]):
             run.append((c, row))
+            widths.append(width)
             continue
         if run:
             out.append(_check_rows(run, numbers))
-        run = []
-        if _rows_fit([row]):
-            run = [(c, row)]
+        run, widths = [], []
+        if _rows_fit([width]):
+            run, widths = [(c, row)], [width]
         else:
             out.append(_wide_check(c, row, numbers))
     if run:
@@ -394,7 +401,9 @@ def render_table(t: Table) -> str:
                                f"{ncols} headers {t.headers!r}")
     align = ["r" if t.rows and all(_is_number(r[j]) for r in t.rows) else "l"
              for j in range(ncols)]
-    widths = [max([_cell_chars(h)] + [_cell_chars(r[j]) for r in t.rows])
+    cells = [[_cell(c) for c in r] for r in t.rows]
+    widths = [max([_cell_chars(h, h)] + [_cell_chars(r[j], row[j])
+                                         for r, row in zip(t.rows, cells)])
               for j, h in enumerate(t.headers)]
     wrap = sum(widths) + 2 * ncols > LINE_CHARS
     if wrap:
@@ -407,7 +416,7 @@ def render_table(t: Table) -> str:
     lines = [r"\begin{center}", head, r"\toprule",
              " & ".join(r"\textbf{%s}" % escape_latex(h) for h in t.headers) + r" \\",
              r"\midrule"]
-    lines += [" & ".join(_cell(c) for c in r) + r" \\" for r in t.rows]
+    lines += [" & ".join(row) + r" \\" for row in cells]
     lines.append(r"\bottomrule")
     lines.append(r"\end{tabularx}" if wrap else r"\end{tabular}")
     if t.caption:
@@ -416,9 +425,10 @@ def render_table(t: Table) -> str:
     return "\n".join(lines)
 
 
-def _cell_chars(v: Any) -> float:
-    """The width of a table cell; prose runs a little narrower than maths."""
-    return 0.9 * len(v) if isinstance(v, str) else tex_width(value_tex(v))
+def _cell_chars(v: Any, typeset: str) -> float:
+    """The width of a table cell (its value and its LaTeX); prose runs a little narrower
+    than maths."""
+    return 0.9 * len(v) if isinstance(v, str) else tex_width(typeset.strip("$"))
 
 
 def _is_number(v: Any) -> bool:

@@ -14,6 +14,8 @@ about 78 of them wide.
 5.4
 >>> tex_width(r"x_{0, 0, 1}") < tex_width("x0, 0, 1")
 True
+>>> tex_width(r"\\begin{bmatrix}\\begin{cases}a & b\\end{cases} & 1\\\\2 & 3\\end{bmatrix} + y")
+12.8
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ _SPACES = {",": 0.3, ":": 0.4, ";": 0.5, "quad": 1.8, "qquad": 3.6, " ": 0.5, "!
 _SCRIPT = 0.7          # sub- and superscripts print smaller
 _CELL_GAP = 1.8        # the space between two matrix columns
 _OPERATOR = 2.0        # a binary operator or relation with the space around it
+_DELIMITERS = 1.6      # the brackets around a matrix
 
 _TOKEN = re.compile(r"\\[A-Za-z]+\*?|\\.|[{}_^&]|\s+|[^\\{}_^&\s]")
 
@@ -97,34 +100,28 @@ def _row(tokens: list[str], i: int, stop: str | None) -> tuple[float, int]:
 
 
 def _environment(tokens: list[str], i: int) -> tuple[float, int]:
-    """Width of a matrix-like environment body: its widest row, cells side by side."""
+    """Width of a matrix-like environment body: its widest row, cells side by side, plus
+    its delimiters.  A nested environment is one piece of its cell (see
+    :func:`_next_piece`), so the first ``\\end`` met here closes this one."""
     rows: list[float] = []
     cells: list[float] = [0.0]
-    depth = 0
-    start = i
-    while i < len(tokens):
+    while i < len(tokens) and tokens[i] != "\\end":
         t = tokens[i]
-        if t == "\\begin":
-            depth += 1
-        elif t == "\\end":
-            if depth == 0:
-                break
-            depth -= 1
-        if depth == 0 and t == "&":
+        if t == "&":
             cells.append(0.0)
             i += 1
-            continue
-        if depth == 0 and t == "\\\\":
+        elif t == "\\\\":
             rows.append(sum(cells) + _CELL_GAP * (len(cells) - 1))
             cells = [0.0]
             i += 1
-            continue
-        j = _next_piece(tokens, i)
-        cells[-1] += _row(tokens[i:j], 0, stop=None)[0]
-        i = j
+        else:
+            j = _next_piece(tokens, i)
+            cells[-1] += _row(tokens[i:j], 0, stop=None)[0]
+            i = j
     rows.append(sum(cells) + _CELL_GAP * (len(cells) - 1))
-    _, i = _group(tokens, i + 1) if i < len(tokens) else (0.0, i)
-    return max(rows) + (1.6 if i > start else 0.0), i
+    if i < len(tokens):
+        _, i = _group(tokens, i + 1)           # the closing \end{name}
+    return max(rows) + _DELIMITERS, i
 
 
 def _next_piece(tokens: list[str], i: int) -> int:

@@ -28,7 +28,7 @@ HOSTILE = [
     ("f(x)", "unknown function 'f'"),
     ("x if y else z", "conditional"),
     ("-" * 5000 + "x", "nested"),
-    ("+".join(["x"] * 5000), "nested"),
+    (" // ".join(["x"] * 300), "nested"),
 ]
 
 

@@ -12,22 +12,32 @@ floor((H - K + 2*P)/S) + 1
 (ceiling(a/b), floor((a + b - 1)/b))
 >>> parse_expression("1.15 * S")
 23*S/20
+
+A chain of ``+``/``-`` (or of ``*``/``/``) is flat, as SymPy's ``Add`` and ``Mul`` are: it
+counts as one level of nesting and is translated in one loop, so a sum of thousands of terms
+is read while brackets, calls and powers nested more than :data:`MAX_DEPTH` deep are not.
+
+>>> parse_claim(" + ".join(["a"] * 3000) + " == 3000*a")
+(3000*a, 3000*a)
 """
 
 from __future__ import annotations
 
 import ast
 import importlib
+import io
+import keyword
 import math
+import tokenize
 import warnings
 from typing import Any, Callable
 
 import sympy
 
-from derive.errors import ParseError
+from derive.errors import BudgetExceeded, DeriveError, ParseError
 
 MAX_CHARS = 20_000        # longer text is refused before parsing
-MAX_DEPTH = 120           # nesting of brackets / expression tree
+MAX_DEPTH = 120           # nesting of brackets / expression tree (an operator chain is 1)
 MAX_INT_BITS = 4_096      # integer literals and constant powers stay this small
 MAX_FACTORIAL = 1_000
 
@@ -62,6 +72,7 @@ ENGINE_FUNCTIONS: dict[str, tuple[str, str]] = {
     "receptive_field_size": ("derive.conv.receptive", "receptive_field_size"),
     "params_conv": ("derive.conv.costs", "params_conv"),
     "flops_conv": ("derive.conv.costs", "flops_conv"),
+    "macs_conv": ("derive.conv.costs", "macs_conv"),
 }
 
 _CONSTANTS = {"pi": sympy.pi, "oo": sympy.oo}
@@ -74,6 +85,16 @@ _BINOPS: dict[type, Callable[[Any, Any], Any]] = {
     ast.FloorDiv: lambda a, b: sympy.floor(a / b),
     ast.Mod: sympy.Mod,
 }
+
+# Operators whose left-nested chains are flat (n-ary Add and Mul in SymPy); ``//`` and ``%``
+# are not: each one is a floor or a Mod around everything to its left.
+_CHAINS: dict[type, str] = {ast.Add: "+", ast.Sub: "+", ast.Mult: "*", ast.Div: "*"}
+
+
+def _chain(node: ast.AST) -> str | None:
+    """The chain a node belongs to (``"+"`` or ``"*"``), or None."""
+    return _CHAINS.get(type(node.op)) if isinstance(node, ast.BinOp) else None
+
 
 _NODE_WORDS = {
     ast.Attribute: "attribute access", ast.Lambda: "a lambda", ast.ListComp: "a comprehension",
@@ -155,35 +176,167 @@ def _parse_tree(text: str) -> ast.expr:
     if not text.strip():
         raise ParseError("empty expression")
     try:
-        # Python's tokenizer warns (on stderr) about text such as ``1if``; for a claim that
-        # is malformed input, so the warning becomes the error the user sees.
-        with warnings.catch_warnings():
-            warnings.simplefilter("error")
-            tree = ast.parse(text.strip(), mode="eval")
+        body = _python_parse(text.strip())
     except SyntaxError as exc:
         raise ParseError(f"not a well-formed expression: {exc.msg}", text=_shown(text),
                          column=exc.offset) from None
-    except (RecursionError, MemoryError, ValueError) as exc:
+    except RecursionError:
+        # Python builds its tree recursively and stops at a few thousand chained operators
+        # (the number depends on the version); the chains outside brackets are read in pieces.
+        flat = _parse_long_chains(text.strip())
+        if flat is None:
+            raise ParseError("expression too deeply nested for Python's parser (deep "
+                             "nesting, or a very long operator chain inside brackets)",
+                             text=_shown(text)) from None
+        body = flat
+    except (MemoryError, ValueError) as exc:
         raise ParseError(f"expression too deeply nested or malformed ({type(exc).__name__})",
                          text=_shown(text)) from None
-    # Depth of the tree, iteratively: long operator chains are as deep as brackets.
-    stack = [(tree.body, 1)]
+    # Depth of the tree, iteratively; a chain of + - (or * /) is one level, as in SymPy.
+    stack = [(body, 1)]
     while stack:
         node, d = stack.pop()
         if d > MAX_DEPTH * 2:
             raise ParseError(f"expression nested more than {MAX_DEPTH * 2} levels deep",
                              text=_shown(text), column=_col(node, text))
-        stack.extend((child, d + 1) for child in ast.iter_child_nodes(node))
-    return tree.body
+        link = _chain(node)
+        stack.extend((child, d if link and child is node.left and _chain(child) == link
+                      else d + 1) for child in ast.iter_child_nodes(node))
+    return body
+
+
+def _python_parse(text: str) -> ast.expr:
+    # Python's tokenizer warns (on stderr) about text such as ``1if``; for a claim that is
+    # malformed input, so the warning becomes the error the user sees.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        return ast.parse(text, mode="eval").body
+
+
+# Operators that split the top level of a long one-line expression, loosest first.
+_SPLIT_LEVELS: tuple[dict[str, type], ...] = (
+    {"==": ast.Eq, "!=": ast.NotEq, "<": ast.Lt, "<=": ast.LtE, ">": ast.Gt, ">=": ast.GtE},
+    {"+": ast.Add, "-": ast.Sub},
+    {"*": ast.Mult, "/": ast.Div, "//": ast.FloorDiv, "%": ast.Mod, "@": ast.MatMult},
+)
+# Outside brackets, anything looser than these (a conditional, 'and', '|', a lambda, a
+# tuple...) makes the splitting unsafe: such text is left to the error.
+_LOOSE = {"|", "&", "^", "<<", ">>", ",", ":", ":=", "=", ";", "->"}
+
+
+def _parse_long_chains(text: str) -> ast.expr | None:
+    """The tree ``ast.parse`` would build for a one-line ``text`` whose top-level operator
+    chains are too long for it, or None.  The text outside brackets is split at its
+    comparisons, then at binary ``+ -``, then at ``* / // %``; each piece is parsed alone
+    (its positions shifted into ``text``) and the pieces are joined left to right, as
+    Python's grammar joins them.
+
+    >>> ast.dump(_parse_long_chains("a - 2*b == c")) == ast.dump(_python_parse("a - 2*b == c"))
+    True
+    """
+    if len(text.splitlines()) > 1:
+        return None
+    try:
+        tokens = [t for t in tokenize.generate_tokens(io.StringIO(text).readline)
+                  if t.type not in (tokenize.NEWLINE, tokenize.NL, tokenize.COMMENT,
+                                    tokenize.ENDMARKER)]
+    except (tokenize.TokenError, SyntaxError):
+        return None
+    if not tokens:
+        return None
+    offset = [0]                                 # character index -> UTF-8 byte offset
+    for ch in text:
+        offset.append(offset[-1] + len(ch.encode()))
+    # Mark the binary operators outside brackets with their level; unary + - are not marks.
+    level: dict[int, int] = {}
+    depth = 0
+    for i, tok in enumerate(tokens):
+        if tok.type == tokenize.NAME and keyword.iskeyword(tok.string) and tok.string not in (
+                "True", "False", "None"):
+            if depth == 0:
+                return None
+        elif tok.type not in (tokenize.NAME, tokenize.NUMBER, tokenize.STRING, tokenize.OP):
+            return None                                      # f-strings and the like
+        elif tok.type != tokenize.OP:
+            continue
+        elif tok.string in ("(", "[", "{"):
+            depth += 1
+        elif tok.string in (")", "]", "}"):
+            depth -= 1
+        elif depth == 0:
+            if tok.string in _LOOSE:
+                return None
+            prev = tokens[i - 1] if i else None
+            binary = prev is not None and (prev.type in (tokenize.NAME, tokenize.NUMBER,
+                                                         tokenize.STRING)
+                                           or prev.string in (")", "]", "}"))
+            for lv, ops in enumerate(_SPLIT_LEVELS):
+                if tok.string in ops and (binary or lv != 1):
+                    level[i] = lv
+    return _join(tokens, 0, len(tokens), 0, level, text, offset)
+
+
+def _join(tokens: list[tokenize.TokenInfo], lo: int, hi: int, lv: int, level: dict[int, int],
+          text: str, offset: list[int]) -> ast.expr | None:
+    """The tree of ``tokens[lo:hi]``, split at the marks of level ``lv`` and tighter."""
+    if lv == len(_SPLIT_LEVELS):
+        return _piece(tokens[lo:hi], text, offset)
+    cuts = [i for i in range(lo, hi) if level.get(i) == lv]
+    bounds = [lo] + [c + 1 for c in cuts]
+    ends = cuts + [hi]
+    parts = []
+    for a, b in zip(bounds, ends):
+        if a >= b:
+            return None
+        part = _join(tokens, a, b, lv + 1, level, text, offset)
+        if part is None:
+            return None
+        parts.append(part)
+    start = offset[tokens[lo].start[1]]
+    place = dict(lineno=1, col_offset=start, end_lineno=1)
+    if lv == 0 and cuts:
+        ops = [_SPLIT_LEVELS[0][tokens[c].string]() for c in cuts]
+        return ast.Compare(parts[0], ops, parts[1:], end_col_offset=offset[tokens[hi - 1].end[1]],
+                           **place)
+    node = parts[0]
+    for c, part, b in zip(cuts, parts[1:], ends[1:]):
+        node = ast.BinOp(node, _SPLIT_LEVELS[lv][tokens[c].string](), part,
+                         end_col_offset=offset[tokens[b - 1].end[1]], **place)
+    return node
+
+
+def _piece(tokens: list[tokenize.TokenInfo], text: str, offset: list[int]) -> ast.expr | None:
+    """One operand, parsed by Python, its positions moved to where it stands in ``text``."""
+    lo, hi = tokens[0].start[1], tokens[-1].end[1]
+    try:
+        node = _python_parse(text[lo:hi])
+    except (SyntaxError, RecursionError, MemoryError, ValueError):
+        return None
+    shift = offset[lo]
+    for sub in ast.walk(node):
+        if hasattr(sub, "col_offset"):
+            sub.col_offset += shift
+            sub.end_col_offset += shift
+    return node
 
 
 class _Builder:
     """Translate a whitelisted ast into SymPy, node by node."""
 
-    def __init__(self, text: str, symbols: dict[str, sympy.Symbol] | None) -> None:
+    def __init__(self, text: str, symbols: dict[str, sympy.Symbol] | None,
+                 divisors: list[Any] | None = None) -> None:
         self.text = text.strip()
         self.symbols = symbols if symbols is not None else {}
         self.bound: dict[str, sympy.Symbol] = {}
+        # What the text divides by, recorded before SymPy can cancel it (x/x is 1 once
+        # built, but the claim is undefined at x = 0); divisors under a sum are left to
+        # the evaluator, which sees each term.
+        self.divisors = divisors if divisors is not None else []
+
+    def divides_by(self, divisor: Any) -> None:
+        if isinstance(divisor, sympy.Basic) and not divisor.is_number and not (
+                divisor.free_symbols & set(self.bound.values())):
+            self.divisors.append(divisor)
 
     def symbol(self, name: str, node: ast.AST) -> sympy.Symbol:
         if name.startswith("_"):
@@ -236,6 +389,8 @@ class _Builder:
 
     # -- operators -----------------------------------------------------------------------
     def _BinOp(self, node: ast.BinOp) -> Any:
+        if _chain(node):
+            return self._flat(node)
         if isinstance(node.op, ast.BitXor):
             raise _fail("'^' is not a power here; write '**'", node, self.text)
         left, right = self.build(node.left), self.build(node.right)
@@ -244,11 +399,37 @@ class _Builder:
         op = _BINOPS.get(type(node.op))
         if op is None:
             raise _fail(f"operator {type(node.op).__name__} is not allowed", node, self.text)
-        if isinstance(node.op, (ast.Div, ast.FloorDiv, ast.Mod)) and right == 0:
-            raise _fail("division by zero", node, self.text)
+        if isinstance(node.op, (ast.Div, ast.FloorDiv, ast.Mod)):
+            if right == 0:
+                raise _fail("division by zero", node, self.text)
+            self.divides_by(right)
         return op(left, right)
 
+    def _flat(self, node: ast.BinOp) -> Any:
+        """A chain ``t0 + t1 - t2 ...`` (or ``f0 * f1 / f2 ...``) in one loop and one SymPy
+        ``Add`` (``Mul``): ``a - b`` is ``Add(a, -b)`` and ``a / b`` is ``Mul(a, b**-1)``,
+        just as SymPy evaluates them pair by pair."""
+        link = _chain(node)
+        links: list[ast.BinOp] = []
+        while _chain(node) == link:              # walk down the left spine, no recursion
+            links.append(node)                   # type: ignore[arg-type]
+            node = node.left                     # type: ignore[attr-defined]
+        items = [self.build(node)]
+        for op in reversed(links):
+            right = self.build(op.right)
+            if isinstance(op.op, ast.Sub):
+                right = -right
+            elif isinstance(op.op, ast.Div):
+                if right == 0:
+                    raise _fail("division by zero", op, self.text)
+                self.divides_by(right)
+                right = sympy.Pow(right, -1)
+            items.append(right)
+        return sympy.Add(*items) if link == "+" else sympy.Mul(*items)
+
     def _power(self, base: Any, exp: Any, node: ast.AST) -> Any:
+        if exp.is_number and exp.is_negative:
+            self.divides_by(base)
         # A rational exponent p/q evaluates an integer power of size about p/q too.
         if base.is_number and exp.is_number and exp.is_Rational:
             b = abs(base)
@@ -302,6 +483,8 @@ class _Builder:
             return sympy.Rational(args[0], args[1])
         if name in _FUNCTIONS:
             args = [self.build(a) for a in node.args]
+            if name in ("Mod", "mod") and len(args) == 2:
+                self.divides_by(args[1])
             if name in ("factorial",) or (name == "binomial" and any(
                     a.is_number and abs(a) > MAX_FACTORIAL for a in args)):
                 raise _fail(f"{name} argument too large", node, self.text)
@@ -328,50 +511,70 @@ class _Builder:
         return sympy.Derivative(args[0], args[1])
 
     def _engine_call(self, name: str, node: ast.Call) -> Any:
+        """Call an engine quantity; whatever it refuses is this claim's error, a ParseError
+        that names the function and (in the engine's message) the argument."""
         module, attr = ENGINE_FUNCTIONS[name]
-        func = getattr(importlib.import_module(module), attr)
+        try:
+            func = getattr(importlib.import_module(module), attr)
+        except (ImportError, AttributeError):
+            raise _fail(f"the engine quantity {name}() is not available in this build",
+                        node.func, self.text) from None
         args = [self.build(a) for a in node.args]
         kwargs = {}
         for kw in node.keywords:
             if kw.arg is None:
                 raise _fail("** arguments are not allowed", node, self.text)
+            if kw.arg.startswith("_"):
+                raise _fail(f"argument name {kw.arg!r} is not allowed", kw, self.text)
             kwargs[kw.arg] = self.build(kw.value)
         try:
-            return func(*args, **kwargs)
+            value = func(*args, **kwargs)
+        except BudgetExceeded:
+            raise                                # the parse budget's own stop, reported there
+        except DeriveError as exc:
+            raise _fail(f"{name}(): {exc}", node, self.text) from None
         except TypeError as exc:
             raise _fail(f"wrong arguments for {name}(): {exc}", node, self.text) from None
+        except (ValueError, ArithmeticError) as exc:
+            raise _fail(f"{name}() cannot take these arguments ({type(exc).__name__}: "
+                        f"{str(exc)[:80]})", node, self.text) from None
+        if isinstance(value, bool) or not isinstance(value, (int, sympy.Basic)):
+            raise _fail(f"{name}() gave {type(value).__name__}, not a number or an expression",
+                        node, self.text)
+        return sympy.Integer(value) if isinstance(value, int) else value
 
     def _sum(self, node: ast.Call, kind: type) -> Any:
         name = node.func.id  # type: ignore[attr-defined]
         if len(node.args) < 2 or node.keywords:
             raise _fail(f"{name} takes an expression and limits (i, a, b)", node, self.text)
-        limits = []
-        names = []
         for lim in node.args[1:]:
             if not (isinstance(lim, ast.Tuple) and len(lim.elts) == 3
                     and isinstance(lim.elts[0], ast.Name)):
                 raise _fail(f"limits of {name} must look like (i, a, b)", lim, self.text)
-            var = lim.elts[0].id
-            if var.startswith("_"):
-                raise _fail(f"name {var!r} is not allowed", lim, self.text)
-            lo, hi = self.build(lim.elts[1]), self.build(lim.elts[2])
-            names.append(var)
-            limits.append((var, lo, hi))
+            if lim.elts[0].id.startswith("_"):
+                raise _fail(f"name {lim.elts[0].id!r} is not allowed", lim, self.text)
+        # As in SymPy, the first range is the innermost: in Sum(f, (j, 1, k), (k, 1, n))
+        # the k of j's range is the outer index.  So the ranges are read from the last one
+        # in, each with the variables of the ranges after it bound.
         saved = dict(self.bound)
         symbols_made = []
-        for var, lo, hi in limits:
-            s = sympy.Symbol(_shown(var), integer=True)
-            self.bound[var] = s
-            symbols_made.append((s, lo, hi))
         try:
+            for lim in reversed(node.args[1:]):
+                var = lim.elts[0].id                                # type: ignore[attr-defined]
+                lo, hi = self.build(lim.elts[1]), self.build(lim.elts[2])  # type: ignore[attr-defined]
+                s = sympy.Symbol(_shown(var), integer=True)
+                self.bound[var] = s
+                symbols_made.append((s, lo, hi))
             body = self.build(node.args[0])
         finally:
             self.bound = saved
-        return kind(body, *symbols_made)
+        return kind(body, *reversed(symbols_made))
 
 
-def parse_expression(text: str, symbols: dict[str, sympy.Symbol] | None = None) -> Any:
-    """Parse one expression (no ``==``) into SymPy.
+def parse_expression(text: str, symbols: dict[str, sympy.Symbol] | None = None, *,
+                     divisors: list[Any] | None = None) -> Any:
+    """Parse one expression (no ``==``) into SymPy; ``divisors``, when given, receives what
+    the text divides by (even where SymPy cancels it).
 
     >>> parse_expression("x[i + k] * w[k]")
     w[k]*x[i + k]
@@ -384,11 +587,11 @@ def parse_expression(text: str, symbols: dict[str, sympy.Symbol] | None = None) 
     node = _parse_tree(src)
     if isinstance(node, ast.Compare):
         raise _fail("expected an expression, found a comparison", node, src)
-    return _timed(lambda: _Builder(src, symbols).build(node), src)
+    return _timed(lambda: _Builder(src, symbols, divisors).build(node), src)
 
 
-def parse_relation(text: str, symbols: dict[str, sympy.Symbol] | None = None
-                   ) -> tuple[list[Any], list[str]]:
+def parse_relation(text: str, symbols: dict[str, sympy.Symbol] | None = None, *,
+                   divisors: list[Any] | None = None) -> tuple[list[Any], list[str]]:
     """Parse ``a OP b OP c ...`` into the operands and operator symbols.
 
     >>> parse_relation("1 <= k <= 5")
@@ -396,7 +599,7 @@ def parse_relation(text: str, symbols: dict[str, sympy.Symbol] | None = None
     """
     src = _source(text)
     node = _parse_tree(src)
-    builder = _Builder(src, symbols)
+    builder = _Builder(src, symbols, divisors)
     if not isinstance(node, ast.Compare):
         return _timed(lambda: [builder.build(node)], src), []
     ops = {ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">",
@@ -426,13 +629,17 @@ def _timed(build: Callable[[], Any], text: str) -> Any:
                          f"simplify it", text=_shown(text)) from None
 
 
-def parse_claim(text: str, symbols: dict[str, sympy.Symbol] | None = None) -> tuple[Any, Any]:
+def parse_claim(text: str, symbols: dict[str, sympy.Symbol] | None = None, *,
+                divisors: list[Any] | None = None) -> tuple[Any, Any]:
     """Parse ``lhs == rhs``.
 
     >>> parse_claim("x == y + 1")
     (x, y + 1)
+    >>> found = []
+    >>> parse_claim("x/x == 1", divisors=found), found
+    ((1, 1), [x])
     """
-    operands, ops = parse_relation(text, symbols)
+    operands, ops = parse_relation(text, symbols, divisors=divisors)
     if ops != ["=="]:
         if not ops:
             raise ParseError("a claim needs '==' between its two sides", text=text)

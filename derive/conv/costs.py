@@ -56,9 +56,10 @@ __all__ = [
     "CONVENTIONS", "Cost", "CostIdentity", "avg_pool_cost", "adaptive_avg_pool_cost",
     "batch_norm_cost", "bottleneck_vs_basic", "check_convention", "conv_cost",
     "cost_theorems", "dense_cost", "depthwise_cost", "depthwise_separable_cost",
-    "dilated_conv_cost", "elementwise_cost", "flop_scaling", "global_avg_pool_cost",
-    "grouped_conv_cost", "inverted_vs_standard_residual", "max_pool_cost", "pointwise_cost",
-    "ratio_value", "separable_ratio", "stacked_3x3_vs_5x5", "transposed_conv_cost",
+    "dilated_conv_cost", "elementwise_cost", "flop_scaling", "flops_conv",
+    "global_avg_pool_cost", "grouped_conv_cost", "inverted_vs_standard_residual", "macs_conv",
+    "max_pool_cost", "params_conv", "pointwise_cost", "ratio_value", "separable_ratio",
+    "stacked_3x3_vs_5x5", "transposed_conv_cost",
 ]
 
 
@@ -319,6 +320,64 @@ def dense_cost(in_features: Any, out_features: Any, *, bias: bool = True,
     """
     n_in, n_out = _count("in_features", in_features), _count("out_features", out_features)
     return _finish(n_in * n_out + (n_out if bias else 0), n_in * n_out, convention)
+
+
+# -- the claim language's counts ---------------------------------------------------------------
+# Claims such as ``params_conv(C, M, K) == C*M*K**2 + M`` name these (derive.check.parse's
+# ENGINE_FUNCTIONS).  A claim has numbers and symbols only, no text and no True/False, so a
+# convention is part of the function's name and a switch is 0 or 1.
+
+def _switch(name: str, value: Any) -> bool:
+    """A 0/1 argument of a claim-language function as a bool."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, sympy.Integer)) and value in (0, 1):
+        return bool(value)
+    raise ConfigurationError(f"got {name}={value}; {name} must be 0 or 1")
+
+
+def params_conv(c_in: Any, c_out: Any, kernel: Any, *, groups: Any = 1, bias: Any = 1) -> Any:
+    """Learnable parameters of a 2-D convolution with a square ``kernel x kernel`` window:
+    ``c_out * (c_in/groups) * kernel**2``, plus ``c_out`` biases when ``bias`` is 1 (the
+    default, as in PyTorch).  The parameter count of :func:`conv_cost`.
+
+    >>> params_conv(64, 128, 3)
+    73856
+    >>> from derive.symbols import syms
+    >>> C, M, K = syms("C M K")
+    >>> params_conv(C, M, K), params_conv(C, M, K, bias=0)
+    (C*K**2*M + M, C*K**2*M)
+    """
+    return conv_cost(c_in, c_out, kernel, 1, groups=groups, bias=_switch("bias", bias),
+                     convention="mac").params
+
+
+def flops_conv(c_in: Any, c_out: Any, kernel: Any, out_size: Any, *, groups: Any = 1) -> Any:
+    """FLOPs of a 2-D convolution with a square ``kernel x kernel`` window producing an
+    ``out_size x out_size`` map, **one multiply-add counted as 2 FLOPs** (convention
+    ``"flop2"``): ``2 * out_size**2 * c_out * (c_in/groups) * kernel**2``.  A bias add is
+    folded into the first accumulation, so the bias changes nothing here.  The FLOP count of
+    :func:`conv_cost`; :func:`macs_conv` counts multiply-adds.
+
+    >>> flops_conv(3, 64, 7, 112)
+    236027904
+    >>> from derive.symbols import syms
+    >>> flops_conv(*syms("C M K H"))
+    2*C*H**2*K**2*M
+    """
+    return conv_cost(c_in, c_out, kernel, out_size, groups=groups,
+                     convention="flop2").flops
+
+
+def macs_conv(c_in: Any, c_out: Any, kernel: Any, out_size: Any, *, groups: Any = 1) -> Any:
+    """Multiply-adds of the convolution of :func:`flops_conv` (convention ``"mac"``, half
+    its FLOPs): ``out_size**2 * c_out * (c_in/groups) * kernel**2``.
+
+    >>> from derive.symbols import syms
+    >>> macs_conv(*syms("C M K H"), groups=syms("G")[0])
+    C*H**2*K**2*M/G
+    """
+    return conv_cost(c_in, c_out, kernel, out_size, groups=groups, convention="mac").flops
 
 
 # -- normalisation, pooling, element-wise ------------------------------------------------------

@@ -21,6 +21,7 @@ ReceptiveField(size=4, jump=2, start=1)
 
 from __future__ import annotations
 
+import math
 import numbers
 from dataclasses import dataclass
 from typing import Any, Iterable, Sequence, Union
@@ -41,6 +42,7 @@ __all__ = [
     "layer_geometry",
     "RecurrenceRow",
     "receptive_field",
+    "receptive_field_size",
     "receptive_field_steps",
     "receptive_field_table",
     "repeated_receptive_field",
@@ -426,3 +428,44 @@ def repeated_receptive_field(depth: Value, kernel: Value, stride: Value = 1,
     start = sympy.Sum(p * s ** (l - 1), (l, 1, depth)).doit()
     jump = sympy.Integer(s) ** depth if isinstance(s, int) else s ** depth
     return ReceptiveField(_norm(size), _norm(as_expr(jump)), _clean(start))
+
+
+# Bits allowed in stride**depth for numeric arguments, as for the claim parser's constant
+# powers: a claim such as receptive_field_size(10**9, 3, 3) must not compute 3**(10**9).
+_MAX_JUMP_BITS = 4_096
+# Above this many layers a symbolic stride gets the geometric closed form, not a sum of
+# ``depth`` powers of the stride (SymPy would expand 10**9 terms).
+_MAX_EXPANDED_LAYERS = 64
+
+
+def _is_integer_value(value: Any) -> bool:
+    return (isinstance(value, numbers.Integral) and not isinstance(value, bool)) or bool(
+        getattr(value, "is_Integer", False))
+
+
+def receptive_field_size(depth: Value, kernel: Value, stride: Value = 1,
+                         dilation: Value = 1) -> Value:
+    """Receptive-field size of ``depth`` identical convolutions (``depth = 1``: one layer,
+    whose field is its effective kernel ``dilation*(kernel - 1) + 1``).  The size of
+    :func:`repeated_receptive_field`; padding shifts a field but never changes its size, so
+    it is not an argument.  The claim language's ``receptive_field_size``.
+
+    >>> receptive_field_size(1, 3, dilation=2), receptive_field_size(3, 3, 2)
+    (5, 15)
+    >>> from derive.symbols import syms
+    >>> L, K, S = syms("L K S")
+    >>> receptive_field_size(L, K)
+    K*L - L + 1
+    >>> receptive_field_size(100, K, S).args[1]
+    ((K - 1)*(S**100 - 1)/(S - 1) + 1, True)
+    """
+    if _is_integer_value(depth) and _is_integer_value(stride):
+        if int(stride) > 1 and int(depth) * math.log2(int(stride)) > _MAX_JUMP_BITS:
+            raise ConfigurationError(
+                f"got depth={depth} with stride={stride}; the field's jump stride**depth "
+                f"would have more than {_MAX_JUMP_BITS:,} bits")
+    elif _is_integer_value(depth) and int(depth) > _MAX_EXPANDED_LAYERS:
+        n = sympy.Dummy("n", integer=True, nonnegative=True)
+        size = repeated_receptive_field(n, kernel, stride, 0, dilation).size
+        return _norm(size.subs(n, int(depth)))
+    return repeated_receptive_field(depth, kernel, stride, 0, dilation).size

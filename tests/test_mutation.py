@@ -146,8 +146,9 @@ MAX_TERMS = 20_000            # a concrete sum longer than this leaves the point
 
 
 def _expand(e: Any, budget: list[int] | None = None) -> Any:
-    """Concrete sums and products written out term by term (outermost limit first, SymPy's
-    Karr convention for reversed limits), then derivatives, integrals and ``Subs``
+    """Concrete sums and products written out term by term (outermost limit first; a
+    reversed range is empty: 0 for a sum, 1 for a product, the convention documented in
+    docs/soundness.md), then derivatives, integrals and ``Subs``
     evaluated.  SymPy's own ``Sum.doit`` is not used: its delta summation solves for the
     index without checking that the solution is an integer in range."""
     budget = [MAX_TERMS] if budget is None else budget
@@ -159,10 +160,7 @@ def _expand(e: Any, budget: list[int] | None = None) -> Any:
         if not (lo.is_Integer and hi.is_Integer):
             raise Unevaluable(f"sum limits {lo}, {hi} are not integers")
         lo_i, hi_i = int(lo), int(hi)
-        if hi_i >= lo_i:
-            values, sign = range(lo_i, hi_i + 1), 1
-        else:                       # Karr: sum over lo..hi = -(sum over hi+1..lo-1)
-            values, sign = range(hi_i + 1, lo_i), -1
+        values, sign = range(lo_i, hi_i + 1), 1      # empty when hi < lo
         budget[0] -= len(values)
         if budget[0] < 0:
             raise Undefined("sum too long to write out")

@@ -24,28 +24,47 @@ class Claim:
     rhs: Any
     domain: Domain
     text: str = ""
+    nonzero: tuple[Any, ...] = ()    # divisors that must not vanish for the claim to hold
 
     @classmethod
     def parse(cls, text: str, assume: Sequence[Any] = ()) -> "Claim":
         from derive.check.parse import parse_claim
-        lhs, rhs = parse_claim(text)
-        return cls.from_exprs(lhs, rhs, assume, text=text)
+        divisors: list[Any] = []
+        lhs, rhs = parse_claim(text, divisors=divisors)
+        return cls.from_exprs(lhs, rhs, assume, text=text, nonzero=divisors)
 
     @classmethod
     def from_exprs(cls, lhs: Any, rhs: Any, assume: Sequence[Any] = (), *,
-                   text: str = "") -> "Claim":
+                   text: str = "", nonzero: Sequence[Any] = ()) -> "Claim":
+        """A claim from SymPy expressions.  A symbol's own SymPy assumptions (``real``,
+        ``positive``...) are assumptions of the claim as well; ``nonzero`` adds divisors
+        that SymPy may have cancelled already (the parser's record of ``x/x``)."""
+        from derive.check.defined import divisors
         lhs, rhs = _sympify_value(lhs, "lhs"), _sympify_value(rhs, "rhs")
-        names = sorted({s.name for s in _free(lhs) | _free(rhs)})
-        domain = build_domain(names, assume)
+        dummies = {d: sympy.Symbol(fresh_name(d), **d.assumptions0)
+                   for e in (lhs, rhs, *nonzero) for d in _free(e) if isinstance(d, sympy.Dummy)}
+        if dummies:   # internal symbols keep names no user can type
+            lhs, rhs = _xreplace(lhs, dummies), _xreplace(rhs, dummies)
+            nonzero = [_xreplace(c, dummies) for c in nonzero]
+        free = _free(lhs) | _free(rhs)
+        for c in nonzero:
+            free |= _free(c)
+        names = sorted({s.name for s in free})
+        domain = build_domain(names, list(_declared(free)) + list(assume))
         canon = {}
-        for s in _free(lhs) | _free(rhs):
+        for s in free:
             if s.is_commutative is False:
                 continue  # operators (Jacobians, matrices) keep their non-commutativity
             canon[s] = domain.of(s.name).sympy_symbol()
         lhs, rhs = _xreplace(lhs, canon), _xreplace(rhs, canon)
+        conditions = [_xreplace(c, canon) for c in nonzero]
+        if not isinstance(lhs, sympy.MatrixBase) and not isinstance(rhs, sympy.MatrixBase):
+            conditions += divisors(lhs, rhs)
+        conditions = [c for c in dict.fromkeys(conditions)
+                      if isinstance(c, sympy.Basic) and c.is_commutative is not False]
         if not text:
             text = f"{sympy.sstr(lhs)} == {sympy.sstr(rhs)}"
-        return cls(lhs, rhs, domain, text)
+        return cls(lhs, rhs, domain, text, tuple(conditions))
 
     @property
     def operators(self) -> list[Any]:
@@ -59,6 +78,43 @@ class Claim:
         ops = {s.name for s in self.operators}
         return sorted(({s.name for s in _free(self.lhs) | _free(self.rhs)} | set(self.domain.symbols))
                       - ops)
+
+
+def fresh_name(s: Any) -> str:
+    """The name a symbol is evaluated under: its own, or for an internal ``Dummy`` one
+    that starts with ``_``, which the claim language refuses (so no user symbol has it).
+
+    >>> fresh_name(sympy.Symbol("h")), fresh_name(sympy.Dummy("h")).startswith("_h")
+    ('h', True)
+    """
+    return f"_{s.name}{s.dummy_index}" if isinstance(s, sympy.Dummy) else s.name
+
+
+def _declared(symbols: set) -> list[str]:
+    """A symbol's own SymPy assumptions as the claim's assumptions (a symbol made with
+    ``real=True`` ranges over the reals, not over the default positive integers)."""
+    out = []
+    for s in sorted(symbols, key=lambda q: q.name):
+        if s.is_commutative is False or not s.name.isidentifier() or s.name.startswith("_") or set(
+                s.assumptions0) <= {"commutative"}:
+            continue
+        if s.is_integer:
+            out.append(f"{s.name} integer")
+        elif s.is_real or s.is_rational:
+            out.append(f"{s.name} real")
+        if s.is_odd:
+            out.append(f"{s.name} odd")
+        elif s.is_even:
+            out.append(f"{s.name} even")
+        if s.is_positive:
+            out.append(f"{s.name} positive")
+        elif s.is_nonnegative:
+            out.append(f"{s.name} nonnegative")
+        elif s.is_negative:
+            out.append(f"{s.name} negative")
+        elif s.is_nonpositive:
+            out.append(f"{s.name} <= 0")
+    return out
 
 
 def _free(e: Any) -> set:

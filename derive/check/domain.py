@@ -9,13 +9,14 @@ that sampled instances must satisfy.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+import math
+from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Iterable, Sequence
 
 import sympy
 
-from derive.errors import ParseError
+from derive.errors import InputError, ParseError
 from derive.symbols import NONNEGATIVE_NAMES
 
 _KIND_WORDS = {"real", "integer", "positive", "nonnegative", "negative", "odd", "even",
@@ -121,31 +122,42 @@ def _as_fraction(value: Any) -> Fraction | None:
 def build_domain(names: Iterable[str], assume: Sequence[Any] = ()) -> Domain:
     """The domain for ``names`` under ``assume`` (texts or SymPy relationals).
 
+    The domain is the intersection of every assumption, in whatever order they come.  The
+    one exception is the default: a symbol is a positive integer (non-negative for
+    padding) until an assumption gives it a lower bound of its own or a kind such as
+    ``real``, ``integer`` or ``negative``, which replaces the default instead of meeting
+    it (``p >= 0`` allows ``p = 0``).  Strict bounds on integers become the exact
+    non-strict ones (``x < 2.5`` is ``x <= 2``).  Contradictory assumptions are bad
+    input, named in the error.
+
     >>> d = build_domain(["s", "a"], ["s >= 2", "a <= s - 1", "a >= 0"])
     >>> d.of("s").lower, d.of("a").lower, len(d.constraints)
     (Fraction(2, 1), Fraction(0, 1), 1)
+    >>> build_domain(["x"], ["x <= 2", "x < 2.5"]).of("x").describe()
+    'x integer (x >= 1, x <= 2)'
+    >>> build_domain(["k"], ["k odd", "k even"])
+    Traceback (most recent call last):
+    ...
+    derive.errors.InputError: contradictory assumptions about k: 'k odd' and 'k even'
     """
     from derive.check.parse import parse_relation
 
-    symbols = {n: default_domain(n) for n in names}
-    explicit_lower: set[str] = set()
+    facts: dict[str, _Facts] = {n: _Facts(n) for n in names}
     constraints: list[Any] = []
     texts: list[str] = []
     for item in assume:
         if isinstance(item, sympy.Basic):
-            relations = [item]
-            texts.append(str(item))
+            relations, text = [item], str(item)
         else:
             if not isinstance(item, str):
                 raise ParseError(f"an assumption must be text, got {item!r}")
-            texts.append(item)
+            text = item
             words = item.replace(",", " ").split()
             if len(words) >= 2 and words[-1] in _KIND_WORDS and all(
                     w.isidentifier() for w in words[:-1]):
+                texts.append(text)
                 for n in words[:-1]:
-                    symbols[n] = _apply_kind(symbols.get(n) or default_domain(n), words[-1])
-                    if words[-1] in ("real", "integer", "rational"):
-                        explicit_lower.add(n)
+                    facts.setdefault(n, _Facts(n)).kind(words[-1], text)
                 continue
             try:
                 operands, ops = parse_relation(item)
@@ -155,13 +167,19 @@ def build_domain(names: Iterable[str], assume: Sequence[Any] = ()) -> Domain:
                 raise ParseError(f"assumption {item!r} is not a comparison or a kind such as "
                                  f"'x real'")
             relations = [_relation(a, op, b) for a, op, b in zip(operands, ops, operands[1:])]
+        texts.append(text)
         for rel in relations:
-            if not _as_bound(rel, symbols, explicit_lower):
+            if rel is sympy.false:
+                raise InputError(f"assumption {text!r} is false")
+            if rel is sympy.true:
+                continue
+            if not _as_bound(rel, facts, text):
                 constraints.append(rel)
     # Symbols named only in the assumptions are part of the domain too (they are sampled).
     for c in constraints:
         for s in c.free_symbols:
-            symbols.setdefault(s.name, default_domain(s.name))
+            facts.setdefault(s.name, _Facts(s.name))
+    symbols = {n: f.domain() for n, f in facts.items()}
     # constraints are re-expressed in plain-named symbols; evaluation is by name
     constraints = [c.xreplace({s: sympy.Symbol(s.name) for s in c.free_symbols}) for c in constraints]
     return Domain(symbols, tuple(constraints), tuple(texts))
@@ -172,54 +190,117 @@ def _relation(a: Any, op: str, b: Any) -> Any:
             ">=": sympy.Ge}[op](a, b, evaluate=False)
 
 
-def _apply_kind(d: SymbolDomain, word: str) -> SymbolDomain:
-    if word == "real" or word == "rational":
-        return replace(d, integer=False, lower=None, upper=None, strict_lower=False)
-    if word == "integer":
-        return replace(d, integer=True, lower=None, strict_lower=False)
-    if word == "positive":
-        return replace(d, lower=Fraction(0) if not d.integer else Fraction(1),
-                       strict_lower=not d.integer)
-    if word == "nonnegative":
-        return replace(d, lower=Fraction(0), strict_lower=False)
-    if word == "negative":
-        return replace(d, lower=None, upper=Fraction(0) if not d.integer else Fraction(-1),
-                       strict_upper=not d.integer)
-    if word in ("odd", "even"):
-        return replace(d, integer=True, parity=1 if word == "odd" else 0)
-    raise ParseError(f"unknown kind {word!r}")  # pragma: no cover
+# A bound as stated: (value, strict, the assumption's text).
+_Bound = tuple[Fraction, bool, str]
 
 
-def _as_bound(rel: Any, symbols: dict[str, SymbolDomain], explicit: set[str]) -> bool:
-    """Fold ``x >= c`` / ``c <= x`` style relations into the symbol's range."""
+class _Facts:
+    """Everything the assumptions say about one symbol, met into a domain at the end (so
+    the order of the assumptions cannot matter)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.lowers: list[_Bound] = []
+        self.uppers: list[_Bound] = []
+        self.parities: list[tuple[int, str]] = []
+        self.integer_words: list[str] = []     # integer, odd, even
+        self.real_words: list[str] = []        # real, rational
+        self.replaces_default = False          # a kind word or lower bound of its own
+
+    def kind(self, word: str, text: str) -> None:
+        if word in ("real", "rational"):
+            self.real_words.append(text)
+            self.replaces_default = True
+        elif word == "integer":
+            self.integer_words.append(text)
+            self.replaces_default = True
+        elif word == "positive":
+            self.lowers.append((Fraction(0), True, text))
+            self.replaces_default = True
+        elif word == "nonnegative":
+            self.lowers.append((Fraction(0), False, text))
+            self.replaces_default = True
+        elif word == "negative":
+            self.uppers.append((Fraction(0), True, text))
+            self.replaces_default = True
+        elif word in ("odd", "even"):
+            self.integer_words.append(text)
+            self.parities.append((1 if word == "odd" else 0, text))
+        else:  # pragma: no cover - _KIND_WORDS lists exactly these
+            raise ParseError(f"unknown kind {word!r}")
+
+    def bound(self, value: Fraction, strict: bool, is_lower: bool, text: str) -> None:
+        if is_lower:
+            self.lowers.append((value, strict, text))
+            self.replaces_default = True
+        else:
+            self.uppers.append((value, strict, text))
+
+    def domain(self) -> SymbolDomain:
+        integer = bool(self.integer_words) or not self.real_words
+        lowers = list(self.lowers)
+        if not self.replaces_default:
+            lowers.append((default_domain(self.name).lower, False, "the default domain"))
+        if integer:   # integer bounds, exactly: x > 2.5 is x >= 3, x < 3 is x <= 2
+            lowers = [(_int_lower(v, st), False, t) for v, st, t in lowers]
+            uppers = [(_int_upper(v, st), False, t) for v, st, t in self.uppers]
+        else:
+            uppers = list(self.uppers)
+        # the tightest bound; at equal values a strict bound is the tighter
+        lo = max(lowers, key=lambda b: (b[0], b[1]), default=None)
+        hi = min(uppers, key=lambda b: (b[0], not b[1]), default=None)
+        parity = None
+        for value, text in self.parities:
+            if parity is not None and value != parity[0]:
+                raise InputError(f"contradictory assumptions about {self.name}: "
+                                 f"{parity[1]!r} and {text!r}")
+            parity = (value, text)
+        d = SymbolDomain(self.name, integer=integer,
+                         lower=lo[0] if lo else None, upper=hi[0] if hi else None,
+                         strict_lower=lo[1] if lo else False,
+                         strict_upper=hi[1] if hi else False,
+                         parity=parity[0] if parity else None)
+        if lo and hi and (_empty(d) or (integer and d.finite_values == [])):
+            also = f" and {parity[1]!r}" if parity else ""
+            raise InputError(f"contradictory assumptions about {self.name}: {lo[2]!r}, "
+                             f"{hi[2]!r}{also} leave no value")
+        return d
+
+
+def _int_lower(v: Fraction, strict: bool) -> Fraction:
+    return Fraction(math.floor(v) + 1) if strict else Fraction(math.ceil(v))
+
+
+def _int_upper(v: Fraction, strict: bool) -> Fraction:
+    return Fraction(math.ceil(v) - 1) if strict else Fraction(math.floor(v))
+
+
+def _empty(d: SymbolDomain) -> bool:
+    assert d.lower is not None and d.upper is not None
+    return d.lower > d.upper or (d.lower == d.upper and (d.strict_lower or d.strict_upper))
+
+
+def _as_bound(rel: Any, facts: dict[str, _Facts], text: str) -> bool:
+    """Record ``x >= c`` / ``c < x`` / ``x == c`` as bounds of ``x``; False for anything
+    else (kept as a constraint that sampled points must satisfy)."""
     if not isinstance(rel, (sympy.GreaterThan, sympy.StrictGreaterThan, sympy.LessThan,
-                            sympy.StrictLessThan)):
+                            sympy.StrictLessThan, sympy.Equality)):
         return False
     lhs, rhs = rel.lhs, rel.rhs
-    greater = isinstance(rel, (sympy.GreaterThan, sympy.StrictGreaterThan))
-    strict = isinstance(rel, (sympy.StrictGreaterThan, sympy.StrictLessThan))
     if isinstance(lhs, sympy.Symbol) and rhs.is_number:
-        name, value = lhs.name, _as_fraction(rhs)
-        is_lower = greater
+        name, value, flipped = lhs.name, _as_fraction(rhs), False
     elif isinstance(rhs, sympy.Symbol) and lhs.is_number:
-        name, value = rhs.name, _as_fraction(lhs)
-        is_lower = not greater
+        name, value, flipped = rhs.name, _as_fraction(lhs), True
     else:
         return False
     if value is None:
         return False
-    d = symbols.get(name) or default_domain(name)
-    if d.integer and strict:   # integer x > c  is  x >= c + 1 (for integer c)
-        if value.denominator == 1:
-            value = value + 1 if is_lower else value - 1
-            strict = False
-    if is_lower:
-        if name in explicit and d.lower is not None and value < d.lower:
-            value = d.lower
-        d = replace(d, lower=value, strict_lower=strict)
-        explicit.add(name)
-    else:
-        d = replace(d, upper=value if d.upper is None else min(value, d.upper),
-                    strict_upper=strict)
-    symbols[name] = d
+    f = facts.setdefault(name, _Facts(name))
+    if isinstance(rel, sympy.Equality):
+        f.bound(value, False, True, text)
+        f.bound(value, False, False, text)
+        return True
+    greater = isinstance(rel, (sympy.GreaterThan, sympy.StrictGreaterThan))
+    strict = isinstance(rel, (sympy.StrictGreaterThan, sympy.StrictLessThan))
+    f.bound(value, strict, greater != flipped, text)
     return True

@@ -15,7 +15,10 @@ import sympy
 
 from derive.check.budget import DEFAULT_BUDGET, Deadline, time_limit
 from derive.check.claim import Claim
+from derive.check.evaluate import Declined, Undefined
+from derive.check.defined import log_arguments, positive_unsettled, undefined_points
 from derive.check.search import search
+from derive.check.witness import refutation
 from derive.check.strategies import STRATEGIES
 from derive.check.verdict import Status, Verdict
 from derive.errors import BudgetExceeded, DeriveError, InputError
@@ -47,20 +50,22 @@ def verify(claim: Any, assume: Sequence[Any] = (), budget: float | None = None) 
 
 
 def check_exprs(lhs: Any, rhs: Any, assume: Sequence[Any] = (),
-                budget: float | None = None) -> Verdict:
+                budget: float | None = None, nonzero: Sequence[Any] = ()) -> Verdict:
     """Check ``lhs == rhs`` for SymPy expressions (symbols re-created by name on their
-    domains: positive integers unless ``assume`` says otherwise).
+    domains: positive integers unless ``assume`` says otherwise).  ``nonzero`` lists
+    divisors the text wrote that SymPy may have cancelled (the parser records them).
 
     >>> import sympy
     >>> q, s = sympy.symbols("q s")
     >>> check_exprs(q, s * sympy.floor(q / s) + sympy.Mod(q, s)).proved
     True
     """
-    key = (_key(lhs), _key(rhs), tuple(str(a) for a in assume), budget)
+    key = (_key(lhs), _key(rhs), tuple(str(a) for a in assume), budget,
+           tuple(_key(c) for c in nonzero))
     try:
-        return _cached(key, lhs, rhs, tuple(assume), budget)
+        return _cached(key, lhs, rhs, tuple(assume), budget, tuple(nonzero))
     except TypeError:  # unhashable pieces: check without the cache
-        return check_claim(Claim.from_exprs(lhs, rhs, assume), budget)
+        return check_claim(Claim.from_exprs(lhs, rhs, assume, nonzero=nonzero), budget)
 
 
 def _key(e: Any) -> str:
@@ -70,10 +75,11 @@ def _key(e: Any) -> str:
 _CACHE: dict[tuple, Verdict] = {}
 
 
-def _cached(key: tuple, lhs: Any, rhs: Any, assume: tuple, budget: float | None) -> Verdict:
+def _cached(key: tuple, lhs: Any, rhs: Any, assume: tuple, budget: float | None,
+            nonzero: tuple = ()) -> Verdict:
     hit = _CACHE.get(key)
     if hit is None:
-        hit = check_claim(Claim.from_exprs(lhs, rhs, assume), budget)
+        hit = check_claim(Claim.from_exprs(lhs, rhs, assume, nonzero=nonzero), budget)
         if len(_CACHE) > 20_000:
             _CACHE.clear()
         if not hit.timed_out:  # an outcome that depends on the machine's load is not kept
@@ -113,22 +119,44 @@ def _check(claim: Claim, deadline: Deadline) -> Verdict:
     if claim.operators:
         return _check_operators(claim, deadline)
     names = claim.names
-    found = search(lhs, rhs, names, claim.domain, seed=claim.text, deadline=deadline)
+    found = search(lhs, rhs, names, claim.domain, seed=claim.text, deadline=deadline,
+                   nonzero=claim.nonzero)
     if found.counterexample is not None:
-        where = "search over small values and seeded random values"
-        return Verdict(Status.REFUTED, where, claim=claim.text,
-                       counterexample=found.counterexample, lhs_value=found.lhs_value,
-                       rhs_value=found.rhs_value, instances=found.instances)
-    if found.instances == 0:
+        return refutation(claim, found)
+    if found.exhaustive and found.in_domain == 0:
+        raise InputError(f"the assumptions leave no point: {'; '.join(claim.domain.texts)} "
+                         f"(domain: {claim.domain.describe()})")
+    if found.instances == 0 and not found.declined:
         return Verdict(Status.UNKNOWN, "no point of the domain where both sides are defined",
                        claim=claim.text, detail=f"domain: {claim.domain.describe()}")
     from sympy.core.function import AppliedUndef
     has_indexed = any(side.has(sympy.Indexed) or side.atoms(AppliedUndef) for side in (lhs, rhs))
-    if found.exhaustive and not has_indexed and not found.inexact:
+    if found.complete and not has_indexed:
         return Verdict(Status.PROVED, f"exhaustive check over the finite domain "
-                       f"({found.instances} cases: {claim.domain.describe()})",
+                       f"({found.instances} case{'s' if found.instances != 1 else ''}, every "
+                       f"point evaluated exactly: {claim.domain.describe()})",
                        claim=claim.text, instances=found.instances)
-    if not names and not has_indexed and not found.inexact:
+    # A proof needs both sides defined on the whole domain, not only at the points tried.
+    point, unsettled = undefined_points(claim.nonzero, claim.domain)
+    if point is not None:
+        at = _search_at(claim, point)
+        if at.counterexample is not None:
+            return refutation(claim, at, "a zero of a divisor inside the domain")
+    if unsettled is None and point is None:
+        arg = positive_unsettled(log_arguments(lhs, rhs), claim.domain)
+        if arg is not None:
+            return Verdict(Status.TESTED, f"no proof: {sympy.sstr(arg)} (under a logarithm or a "
+                           f"root) could not be shown positive on the whole domain",
+                           claim=claim.text, instances=found.instances,
+                           detail=f"domain: {claim.domain.describe()}")
+    if point is not None or unsettled is not None:
+        what = (f"the divisor {sympy.sstr(unsettled)} could not be shown non-zero on the "
+                f"whole domain" if unsettled is not None else
+                "a divisor vanishes inside the domain")
+        return Verdict(Status.TESTED, f"no proof: {what}", claim=claim.text,
+                       instances=found.instances, detail=f"domain: {claim.domain.describe()}")
+    exact = not found.inexact and found.declined == 0
+    if not names and not has_indexed and exact:
         return Verdict(Status.PROVED, "exact evaluation", claim=claim.text, instances=1)
     try:
         for strategy in STRATEGIES:
@@ -142,13 +170,39 @@ def _check(claim: Claim, deadline: Deadline) -> Verdict:
         return Verdict(Status.TESTED, f"no proof found: {exc}", claim=claim.text,
                        instances=found.instances, timed_out=True)
     except (RecursionError, sympy.PolynomialError, sympy.CoercionFailed, ValueError,
-            TypeError, NotImplementedError, AttributeError, ZeroDivisionError):
+            TypeError, NotImplementedError, AttributeError, ZeroDivisionError, Declined,
+            Undefined):
         pass  # a strategy that cannot handle the expression proves nothing
+    if found.instances == 0:
+        return Verdict(Status.UNKNOWN, "no proof found, and no point of the domain could be "
+                       "evaluated or decided", claim=claim.text,
+                       detail=f"domain: {claim.domain.describe()}")
     note = "no proof found"
     if found.inexact:
-        note += "; values compared numerically (30 digits)"
+        note += ("; values compared by interval arithmetic, agreeing to about 30 significant "
+                 "digits")
+    if found.declined:
+        note += f"; {found.declined} point{'s' if found.declined != 1 else ''} too large to " \
+                "evaluate or decide were left out"
     return Verdict(Status.TESTED, note, claim=claim.text, instances=found.instances,
                    detail=f"domain: {claim.domain.describe()}")
+
+
+def _search_at(claim: Claim, point: dict[str, Any]) -> Any:
+    """The search run on the one point ``point`` (so that its verdict passes the same
+    re-check as any other counterexample)."""
+    from dataclasses import replace as _replace
+    from fractions import Fraction
+    fixed = [f"{k} == {v}" for k, v in sorted(point.items())]
+    domain = claim.domain
+    symbols = dict(domain.symbols)
+    for k, v in point.items():
+        symbols[k] = _replace(domain.of(k), lower=Fraction(v), upper=Fraction(v),
+                              strict_lower=False, strict_upper=False)
+    pinned = _replace(domain, symbols=symbols, texts=domain.texts + tuple(fixed))
+    found = search(claim.lhs, claim.rhs, claim.names, pinned, seed=claim.text,
+                   nonzero=claim.nonzero)
+    return found
 
 
 def _check_matrix(claim: Claim, deadline: Deadline) -> Verdict:
@@ -160,7 +214,8 @@ def _check_matrix(claim: Claim, deadline: Deadline) -> Verdict:
     for i in range(lhs.rows):
         for j in range(lhs.cols):
             deadline.check()
-            entry = Claim(lhs[i, j], rhs[i, j], claim.domain, f"{claim.text} [entry {i},{j}]")
+            entry = Claim(lhs[i, j], rhs[i, j], claim.domain, f"{claim.text} [entry {i},{j}]",
+                          claim.nonzero)
             v = _check(entry, deadline)
             if v.status is Status.REFUTED:
                 from dataclasses import replace
@@ -180,16 +235,25 @@ def _check_operators(claim: Claim, deadline: Deadline) -> Verdict:
     """Claims over non-commutative symbols: random 2x2 integer matrices stand for the
     operators (a disagreement refutes), and only a symbolic identity in the free algebra
     (expansion without reordering) proves."""
+    import itertools
     import random
+
+    from derive.check.search import candidate_points
     rng = random.Random(claim.text)
     ops = claim.operators
-    scalars = [s for s in (claim.lhs - claim.rhs).free_symbols if s.is_commutative is not False]
+    scalars = sorted((s for s in (claim.lhs - claim.rhs).free_symbols
+                      if s.is_commutative is not False), key=lambda s: s.name)
     diff = claim.lhs - claim.rhs
+    # scalar values come from their domains, like every other point the checker tries
+    values = itertools.cycle(list(itertools.islice(
+        candidate_points([s.name for s in scalars], claim.domain, claim.text), 64)) or [{}])
     for trial in range(OPERATOR_TRIALS):
         deadline.check()
         point = {op: sympy.ImmutableMatrix(2, 2, [rng.randint(-3, 3) for _ in range(4)])
                  for op in ops}
-        point.update({s: sympy.Integer(rng.randint(1, 4)) for s in scalars})
+        chosen = next(values)
+        point.update({s: sympy.Rational(chosen[s.name].numerator, chosen[s.name].denominator)
+                      for s in scalars if s.name in chosen})
         try:
             left = sympy.expand(claim.lhs.xreplace(point).doit())
             right = sympy.expand(claim.rhs.xreplace(point).doit())
@@ -202,7 +266,7 @@ def _check_operators(claim: Claim, deadline: Deadline) -> Verdict:
                            claim=claim.text)
         if left != right:
             shown = {str(k): [list(map(int, row)) for row in k_val.tolist()]
-                     if isinstance(k_val, sympy.MatrixBase) else int(k_val)
+                     if isinstance(k_val, sympy.MatrixBase) else k_val
                      for k, k_val in point.items()}
             return Verdict(Status.REFUTED, "random 2x2 integer matrices for the operators",
                            claim=claim.text, counterexample=shown,

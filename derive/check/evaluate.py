@@ -5,6 +5,17 @@ Expressions are compiled once into nested Python closures over :class:`fractions
 functions: each instance draws their values lazily from its own random generator, and the
 values actually read are reported with a counterexample.  What the compiler does not
 support falls back to SymPy's own exact evaluation.
+
+Two ways of not producing a value are kept apart, because soundness depends on it:
+:class:`Undefined` means the expression has no value there (a zero divisor, ``Mod(a, 0)``,
+a negative power of zero), which makes a claim false at that point; :class:`Declined`
+means the evaluator chose not to compute it (a result too large, an unsupported
+construct), which decides nothing, and a finite-domain proof with a declined point is no
+proof.
+
+Sums and products follow the usual convention, not SymPy's (Karr's): a range whose upper
+limit is below its lower limit is empty, so the sum is 0 and the product 1.  In
+``Sum(f, (j, a, b), (k, c, d))`` the first limit is the innermost, as in SymPy.
 """
 
 from __future__ import annotations
@@ -18,10 +29,18 @@ import sympy
 from sympy.core.function import AppliedUndef
 
 MAX_SUM_TERMS = 20_000   # a concrete sum longer than this is not evaluated
+MAX_RESULT_BITS = 1 << 20   # a power or binomial whose value is larger is not computed
+MAX_BINOMIAL = 1_000_000
+MAX_FACTORIAL = 20_000
 
 
 class Undefined(ArithmeticError):
-    """The expression has no value at this point (division by zero, huge sum...)."""
+    """The expression has no value at this point (a zero divisor, ``Mod(a, 0)``...)."""
+
+
+class Declined(Exception):
+    """The evaluator did not compute the value here (too large, unsupported): no verdict
+    may rest on this point."""
 
 
 class Inexact(Exception):
@@ -90,7 +109,7 @@ class _Compiler:
                 try:
                     return inst.values[name]
                 except KeyError:
-                    raise Undefined(f"no value for {name}") from None
+                    raise Declined(f"no value for {name}") from None
             return sym
         if isinstance(e, sympy.Add):
             parts = [self.compile(a) for a in e.args]
@@ -111,6 +130,7 @@ class _Compiler:
                     v = base(inst, b)
                     if v == 0 and n < 0:
                         raise Undefined("division by zero")
+                    _check_power_size(v, n)
                     return v ** n
                 return power
             exp = self.compile(e.exp)
@@ -119,8 +139,7 @@ class _Compiler:
                 if x.denominator == 1:
                     if v == 0 and x < 0:
                         raise Undefined("division by zero")
-                    if abs(x) > 4096:
-                        raise Undefined("exponent too large")
+                    _check_power_size(v, x)
                     return v ** int(x)
                 if v < 0:
                     raise Undefined("root of a negative number")
@@ -156,8 +175,8 @@ class _Compiler:
                 nv, kv = n(inst, b), k(inst, b)
                 if nv.denominator != 1 or kv.denominator != 1:
                     raise Inexact()
-                if nv > 5000:
-                    raise Undefined("binomial too large")
+                if nv > MAX_BINOMIAL or nv < -MAX_BINOMIAL or abs(kv) > MAX_BINOMIAL:
+                    raise Declined("binomial too large to compute")
                 if kv < 0 or (nv >= 0 and kv > nv):
                     return Fraction(0)
                 return Fraction(math.comb(int(nv), int(kv)) if nv >= 0 else
@@ -167,8 +186,10 @@ class _Compiler:
             n = self.compile(e.args[0])
             def fact(inst: Instance, b: dict) -> Fraction:
                 v = n(inst, b)
-                if v.denominator != 1 or v < 0 or v > 2000:
-                    raise Undefined("factorial outside 0..2000")
+                if v.denominator == 1 and v < 0:
+                    raise Undefined("factorial of a negative integer")
+                if v.denominator != 1 or v > MAX_FACTORIAL:
+                    raise Declined("factorial not computed here")
                 return Fraction(math.factorial(int(v)))
             return fact
         if isinstance(e, sympy.KroneckerDelta):
@@ -224,11 +245,12 @@ class _Compiler:
             if isinstance(c, kind):
                 lhs, rhs = self.compile(c.lhs), self.compile(c.rhs)
                 return lambda inst, b, op=op: op(lhs(inst, b), rhs(inst, b))
-        return lambda inst, b: (_ for _ in ()).throw(Undefined(f"condition {c}"))
+        return lambda inst, b: (_ for _ in ()).throw(Declined(f"condition {c}"))
 
     def _sum(self, e: Any) -> Compiled:
         body = self.compile(e.function)
-        limits = [(str(v), self.compile(lo), self.compile(hi)) for v, lo, hi in e.limits]
+        # SymPy's first limit is the innermost sum: loop over them from the last one in
+        limits = [(str(v), self.compile(lo), self.compile(hi)) for v, lo, hi in reversed(e.limits)]
         is_sum = isinstance(e, sympy.Sum)
 
         def run(inst: Instance, b: dict, k: int = 0) -> Fraction:
@@ -237,23 +259,12 @@ class _Compiler:
             name, lo, hi = limits[k]
             lv, hv = lo(inst, b), hi(inst, b)
             if lv.denominator != 1 or hv.denominator != 1:
-                raise Undefined("non-integer sum limits")
+                raise Declined("non-integer sum limits")
             if hv - lv > MAX_SUM_TERMS:
-                raise Undefined("sum too long to expand")
+                raise Declined("sum too long to expand")
             acc = Fraction(0) if is_sum else Fraction(1)
             inner = dict(b)
-            if hv < lv:  # SymPy's Karr convention for reversed limits (empty when hv = lv-1)
-                for j in range(int(hv) + 1, int(lv)):
-                    inner[name] = Fraction(j)
-                    value = run(inst, inner, k + 1)
-                    if is_sum:
-                        acc -= value
-                    elif value == 0:
-                        raise Undefined("reversed product through zero")
-                    else:
-                        acc /= value
-                return acc
-            for j in range(int(lv), int(hv) + 1):
+            for j in range(int(lv), int(hv) + 1):   # empty when hv < lv: 0 or 1
                 inner[name] = Fraction(j)
                 if is_sum:
                     acc += run(inst, inner, k + 1)
@@ -310,20 +321,20 @@ class _Compiler:
             for s in names:
                 v = b.get(s.name, inst.values.get(s.name))
                 if v is None:
-                    raise Undefined(f"no value for {s.name}")
+                    raise Declined(f"no value for {s.name}")
                 values.append(v)
             key = tuple(values)
             if key not in done:
                 fixed = e.xreplace({s: sympy.Rational(v.numerator, v.denominator)
                                     for s, v in zip(names, values)})
                 if _expanded_terms(fixed) > MAX_SUM_TERMS:
-                    raise Undefined("sum too long to expand")
+                    raise Declined("sum too long to expand")
                 # sums written out by hand: SymPy's own summation of KroneckerDelta
                 # products can be wrong (Sum(KroneckerDelta(1, i + 2*u), (u, 0, 1),
                 # (i, 0, 1)).doit() gives 2)
                 value = sympy.Derivative(_write_out(fixed.expr), *fixed.variable_count).doit()
                 if value.has(sympy.Derivative, sympy.Sum, sympy.Product):
-                    raise Undefined("derivative not evaluated")
+                    raise Declined("derivative not evaluated")
                 done[key] = self.compile(value)
             return done[key](inst, b)
         return derivative
@@ -336,7 +347,7 @@ class _Compiler:
             for s in syms:
                 v = b.get(s.name, inst.values.get(s.name))
                 if v is None:
-                    raise Undefined(f"no value for {s.name}")
+                    raise Declined(f"no value for {s.name}")
                 env[s] = sympy.Rational(v.numerator, v.denominator)
             val = e.xreplace(env).doit()
             if val.has(sympy.nan, sympy.zoo) or val.is_infinite:
@@ -345,7 +356,7 @@ class _Compiler:
                 return Fraction(int(val.p), int(val.q))
             if val.is_number:
                 raise Inexact()
-            raise Undefined(f"cannot evaluate {type(e).__name__}")
+            raise Declined(f"cannot evaluate {type(e).__name__}")
         return slow
 
 
@@ -394,7 +405,12 @@ def _derivative_weights(degree: int) -> list[Fraction]:
 
 def _write_out(e: Any) -> Any:
     """``e`` with every sum and product over integer limits written out term by term (no
-    summation algorithm); Karr's convention for reversed limits, as :meth:`_sum` uses."""
+    summation algorithm), with the usual convention for empty ranges, as :meth:`_sum`.
+
+    >>> k = sympy.Symbol("k", integer=True)
+    >>> _write_out(sympy.Sum(k, (k, 5, 3))), _write_out(sympy.Product(k, (k, 2, 4)))
+    (0, 24)
+    """
     if not isinstance(e, sympy.Basic) or not e.has(sympy.Sum, sympy.Product):
         return e
     if isinstance(e, (sympy.Sum, sympy.Product)):
@@ -402,16 +418,22 @@ def _write_out(e: Any) -> Any:
         *inner, (var, lo, hi) = e.limits            # the last limit is the outermost
         body = type(e)(e.function, *inner) if inner else e.function
         if not (lo.is_Integer and hi.is_Integer):
-            raise Undefined("sum limits are not integers at this point")
-        lo_, hi_ = int(lo), int(hi)
-        reverse = hi_ < lo_
-        rng = range(hi_ + 1, lo_) if reverse else range(lo_, hi_ + 1)
-        terms = [_write_out(body.xreplace({var: sympy.Integer(k)})) for k in rng]
-        total = sympy.Add(*terms) if is_sum else sympy.Mul(*terms)
-        if reverse:
-            total = -total if is_sum else 1 / total
-        return total
+            raise Declined("sum limits are not integers at this point")
+        if int(hi) - int(lo) > MAX_SUM_TERMS:
+            raise Declined("sum too long to expand")
+        terms = [_write_out(body.xreplace({var: sympy.Integer(k)}))
+                 for k in range(int(lo), int(hi) + 1)]
+        return sympy.Add(*terms) if is_sum else sympy.Mul(*terms)
     return e.func(*[_write_out(a) for a in e.args])
+
+
+def _check_power_size(base: Fraction, exp: Any) -> None:
+    """Decline a power whose exact value would be huge (it decides nothing either way)."""
+    if base in (0, 1, -1):
+        return
+    bits = max(abs(base.numerator).bit_length(), base.denominator.bit_length())
+    if bits * abs(int(exp)) > MAX_RESULT_BITS:
+        raise Declined("power too large to compute")
 
 
 def _expanded_terms(e: Any) -> int:

@@ -223,8 +223,8 @@ def cross_check(before: Any, after: Any, ranges: Ranges | None = None,
     import random
 
     from derive.check.budget import time_limit
-    from derive.check.claim import Claim
-    from derive.check.evaluate import Inexact, Instance, Undefined, _Compiler
+    from derive.check.claim import Claim, fresh_name
+    from derive.check.evaluate import Declined, Inexact, Instance, Undefined, _Compiler
     from derive.check.search import candidate_points
     from derive.errors import BudgetExceeded
 
@@ -235,7 +235,7 @@ def cross_check(before: Any, after: Any, ranges: Ranges | None = None,
 
     def plain(e: Any) -> Any:   # plain symbols, so that no relation evaluates to True early
         e = as_expr(e)
-        return e.xreplace({q: sympy.Symbol(q.name) for q in e.free_symbols})
+        return e.xreplace({q: sympy.Symbol(fresh_name(q)) for q in e.free_symbols})
 
     for s in sorted(free, key=lambda q: q.name):
         if s in ranges:
@@ -264,14 +264,15 @@ def cross_check(before: Any, after: Any, ranges: Ranges | None = None,
                     if not all(c(inst, {}) for c in cons):
                         continue
                     lv, rv = f(inst, {}), g(inst, {})
-                except (Undefined, Inexact, ZeroDivisionError, OverflowError):
+                except (Undefined, Declined, Inexact, ZeroDivisionError, OverflowError):
                     continue
                 instances += 1
-                if lv != rv:
-                    return Verdict(Status.REFUTED,
-                                   "search over small values and seeded random values",
-                                   claim=claim.text, counterexample=inst.report(),
-                                   lhs_value=_num(lv), rhs_value=_num(rv), instances=instances)
+                if lv != rv:     # reported through the checker's one re-check
+                    from derive.check.search import SearchResult
+                    from derive.check.witness import refutation
+                    return refutation(claim, SearchResult(
+                        counterexample=inst.report(), lhs_value=_num(lv), rhs_value=_num(rv),
+                        instances=instances, instance=inst))
     except BudgetExceeded:
         if instances == 0:
             return Verdict(Status.UNKNOWN, "cross-check search ran out of time",
@@ -390,7 +391,7 @@ def differentiate(expr: Any, wrt: sympy.Indexed | None = None, ranges: Ranges | 
     else:
         after = d(expr)
         surrogate = expr
-    h = sympy.Symbol("h", integer=True, positive=True)
+    h = sympy.Dummy("h", integer=True, positive=True)
 
     def bump(e: sympy.Indexed) -> Any:
         return e + h * sympy.Mul(*[sympy.KroneckerDelta(b, a)

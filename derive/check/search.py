@@ -4,6 +4,13 @@ Most convolution mistakes show at tiny sizes (an off-by-one at H=1, a dropped fl
 S=2), so every search starts with an exhaustive box of the smallest values of each symbol's
 domain and then moves to larger random values.  The generator is seeded by the claim's
 text, so a run is repeatable.
+
+Soundness rules kept here: every point compared lies inside the domain (each symbol's
+range and kind, and every relation among symbols); a side that is *undefined* at a point
+(a zero divisor, ``Mod(a, 0)``, or a recorded divisor that is zero there) makes that point
+a counterexample; a point the evaluator *declined* (too large to compute) or could not
+decide numerically is counted as such and never as an agreeing instance; numeric
+comparisons are rigorous (:mod:`derive.check.interval`).
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ import sympy
 
 from derive.check.budget import Deadline
 from derive.check.domain import Domain, SymbolDomain
-from derive.check.evaluate import Inexact, Instance, Undefined, compile_expr, numeric_value
+from derive.check.evaluate import Declined, Inexact, Instance, Undefined
 
 BOX_POINTS = 256        # size of the exhaustive small-value box
 RANDOM_POINTS = 96      # random instances after the box
@@ -28,7 +35,7 @@ RANDOM_SCALES = (3, 6, 12, 40, 200)   # random offsets above a symbol's lower bo
 SUM_RANDOM_SCALES = (1, 2, 2, 3)      # the same, when a sum or product has symbolic limits
 REAL_SMALL = [Fraction(0), Fraction(1), Fraction(-1), Fraction(1, 2), Fraction(-3, 2),
               Fraction(7, 3), Fraction(5, 2), Fraction(-2, 7)]
-REL_TOL = sympy.Rational(1, 10 ** 12)
+UNDEFINED = "undefined"     # the value shown for a side that has none at a point
 
 
 @dataclass
@@ -36,10 +43,19 @@ class SearchResult:
     counterexample: dict[str, Any] | None = None
     lhs_value: Any = None
     rhs_value: Any = None
-    instances: int = 0          # instances where both sides were evaluated and compared
-    skipped: int = 0            # instances outside where both sides are defined
-    inexact: bool = False       # some comparison needed a numeric tolerance
-    exhaustive: bool = False    # the domain is finite and every point was compared
+    undefined: str = ""         # why a side is undefined at the counterexample, if it is
+    numeric: bool = False       # the counterexample was found by interval arithmetic
+    instances: int = 0          # points where both sides were evaluated and compared
+    declined: int = 0           # points the evaluator did not compute or could not decide
+    in_domain: int = 0          # points inside the domain that were tried
+    inexact: bool = False       # some agreement rests on a numeric comparison
+    exhaustive: bool = False    # the domain is finite and every point was tried
+    instance: Instance | None = None   # the counterexample's point with its array draws
+
+    @property
+    def complete(self) -> bool:
+        """Every point of a finite domain compared exactly: a proof by exhaustion."""
+        return self.exhaustive and self.declined == 0 and not self.inexact
 
 
 def _small_values(d: SymbolDomain, count: int) -> list[Fraction]:
@@ -65,15 +81,18 @@ def _small_values(d: SymbolDomain, count: int) -> list[Fraction]:
 
 def _random_value(d: SymbolDomain, rng: random.Random,
                   scales: Sequence[int] = RANDOM_SCALES) -> Fraction:
+    """A random value of the domain (callers still test membership: parity or strict
+    bounds may push a draw out, and such a draw is dropped, never used)."""
     scale = rng.choice(scales)
     if not d.integer:
-        v = Fraction(rng.randint(-scale * 8, scale * 8), rng.choice([1, 2, 3, 4, 7, 8]))
-        lo = d.lower if d.lower is not None else None
-        if lo is not None and v < lo:
-            v = lo + abs(v) + (Fraction(1, 3) if d.strict_lower else 0)
-        if d.upper is not None and v > d.upper:
-            v = d.upper - Fraction(rng.randint(0, 7), 3) - (Fraction(1, 5) if d.strict_upper else 0)
-        return v
+        den = rng.choice([1, 2, 3, 4, 7, 8])
+        if d.lower is not None and d.upper is not None:
+            return d.lower + (d.upper - d.lower) * Fraction(rng.randint(0, 8 * den), 8 * den)
+        if d.lower is not None:
+            return d.lower + Fraction(rng.randint(0, scale * 8), den)
+        if d.upper is not None:
+            return d.upper - Fraction(rng.randint(0, scale * 8), den)
+        return Fraction(rng.randint(-scale * 8, scale * 8), den)
     if d.lower is not None and d.upper is not None:
         lo, hi = int(sympy.ceiling(d.lower)), int(sympy.floor(d.upper))
         v = rng.randint(lo, hi) if hi >= lo else lo
@@ -86,6 +105,21 @@ def _random_value(d: SymbolDomain, rng: random.Random,
     if d.parity is not None and v % 2 != d.parity:
         v += 1 if (d.upper is None or v + 1 <= d.upper) else -1
     return Fraction(v)
+
+
+def in_domain(domain: Domain, point: dict[str, Fraction]) -> bool:
+    """Whether ``point`` gives every symbol of the domain a value inside its range and
+    kind (the relations among symbols are tested separately, by the compiled
+    constraints).
+
+    >>> from derive.check.domain import build_domain
+    >>> d = build_domain(["x"], ["x real", "x >= 0", "x < 1"])
+    >>> in_domain(d, {"x": Fraction(-1, 5)}), in_domain(d, {"x": Fraction(1, 2)})
+    (False, True)
+    """
+    return all(name in point and domain.of(name).contains(point[name])
+               for name in domain.symbols) and all(
+        domain.of(name).contains(v) for name, v in point.items())
 
 
 def candidate_points(names: Sequence[str], domain: Domain, seed: str,
@@ -107,7 +141,9 @@ def candidate_points(names: Sequence[str], domain: Domain, seed: str,
     rng = random.Random(hashlib.sha256(seed.encode()).hexdigest())
     scales = SUM_RANDOM_SCALES if small else RANDOM_SCALES
     for _ in range(random_points):
-        yield {x: _random_value(domain.of(x), rng, scales) for x in names}
+        point = {x: _random_value(domain.of(x), rng, scales) for x in names}
+        if all(domain.of(x).contains(v) for x, v in point.items()):
+            yield point
 
 
 def box_order(sizes: Sequence[int]) -> Iterator[tuple[int, ...]]:
@@ -135,24 +171,31 @@ def box_order(sizes: Sequence[int]) -> Iterator[tuple[int, ...]]:
         yield from fill(0, total)
 
 
-def _satisfies(constraints: Sequence[Any], compiled: Sequence[Any], inst: Instance) -> bool:
+def _satisfies(compiled: Sequence[Any], inst: Instance) -> bool:
     for c in compiled:
         try:
             if not c(inst, {}):
                 return False
-        except (Undefined, Inexact, ZeroDivisionError):
+        except (Undefined, Declined, Inexact, ZeroDivisionError):
             return False
     return True
 
 
 def search(lhs: Any, rhs: Any, names: Sequence[str], domain: Domain, *, seed: str,
-           deadline: Deadline | None = None, random_points: int = RANDOM_POINTS) -> SearchResult:
-    """Compare both sides over candidate points; stop at the first disagreement."""
+           deadline: Deadline | None = None, random_points: int = RANDOM_POINTS,
+           nonzero: Sequence[Any] = ()) -> SearchResult:
+    """Compare both sides over candidate points; stop at the first disagreement or at the
+    first point where a side is undefined.  ``nonzero`` lists expressions that must not
+    vanish for the claim to be defined (the divisors the text wrote, even where SymPy
+    cancelled them: ``x/x``)."""
     from derive.check.evaluate import _Compiler
 
     comp = _Compiler()
     f, g = comp.compile(lhs), comp.compile(rhs)
     constraints = [comp.compile_bool(c) for c in domain.constraints]
+    known = set(names)
+    guards = [(comp.compile(c), c) for c in nonzero
+              if {s.name for s in c.free_symbols} <= known]
     result = SearchResult()
     finite = [domain.of(x).finite_values for x in names]
     points: Any
@@ -165,14 +208,15 @@ def search(lhs: Any, rhs: Any, names: Sequence[str], domain: Domain, *, seed: st
                                   small=_symbolic_sums(lhs, rhs))
     seen: set[tuple] = set()
     valid: list[dict[str, Fraction]] = []   # points inside the constraints
+    sides = _Sides(f, g, lhs, rhs, guards)
     for k, point in enumerate(points):
         key = tuple(point[x] for x in names)
-        if key in seen:
+        if key in seen or not in_domain(domain, point):
             continue
         seen.add(key)
         if deadline is not None and k % 16 == 0:
             deadline.check()
-        outcome = _compare(f, g, lhs, rhs, domain, constraints, point, f"{seed}|{key}", result)
+        outcome = sides.compare(constraints, point, f"{seed}|{key}", result)
         if outcome:
             return result
         if outcome is not None:
@@ -188,8 +232,8 @@ def search(lhs: Any, rhs: Any, names: Sequence[str], domain: Domain, *, seed: st
                 if deadline is not None:
                     deadline.check()
                 key = tuple(point[x] for x in names)
-                if _compare(f, g, lhs, rhs, domain, constraints, point,
-                            f"{seed}|{key}|draw {draw}", result):
+                if sides.compare(constraints, point, f"{seed}|{key}|draw {draw}", result,
+                                 again=True):
                     return result
     return result
 
@@ -208,38 +252,88 @@ def _has_arrays(*exprs: Any) -> bool:
                for e in exprs)
 
 
-def _compare(f: Any, g: Any, lhs: Any, rhs: Any, domain: Domain, constraints: Sequence[Any],
-             point: dict[str, Fraction], rng_seed: str, result: SearchResult) -> bool | None:
-    """Compare both sides at one point: None outside the constraints, True (with the
-    counterexample recorded in ``result``) when the sides differ, else False."""
-    inst = Instance(point, random.Random(rng_seed))
-    if not _satisfies(domain.constraints, constraints, inst):
-        return None
-    try:
-        a = f(inst, {})
-        b = g(inst, {})
-    except (Undefined, ZeroDivisionError, OverflowError):
-        result.skipped += 1
-        return False
-    except Inexact:
-        a, b = numeric_value(lhs, inst), numeric_value(rhs, inst)
-        result.inexact = True
-        if not (a.is_number and b.is_number) or a.has(sympy.nan, sympy.zoo) or b.has(
-                sympy.nan, sympy.zoo):
-            result.skipped += 1
+class _Undef:
+    """A side with no value at a point, and why."""
+
+    def __init__(self, why: str) -> None:
+        self.why = why
+
+
+_INEXACT = object()
+_DECLINED = object()
+
+
+class _Sides:
+    """Both sides of a claim, compiled, with the divisors that must not vanish."""
+
+    def __init__(self, f: Any, g: Any, lhs: Any, rhs: Any,
+                 guards: Sequence[tuple[Any, Any]]) -> None:
+        self.f, self.g, self.lhs, self.rhs, self.guards = f, g, lhs, rhs, guards
+
+    def compare(self, constraints: Sequence[Any], point: dict[str, Fraction], rng_seed: str,
+                result: SearchResult, again: bool = False) -> bool | None:
+        """Compare both sides at one point: None outside the constraints, True (with the
+        counterexample recorded in ``result``) when the sides differ or one is undefined,
+        else False."""
+        inst = Instance(point, random.Random(rng_seed))
+        if not _satisfies(constraints, inst):
+            return None
+        if not again:
+            result.in_domain += 1
+        for guard, expr in self.guards:
+            v = _value(guard, inst)
+            if isinstance(v, Fraction) and v == 0:
+                return _record(result, inst, UNDEFINED, UNDEFINED,
+                               f"the divisor {sympy.sstr(expr)} is 0 there")
+            if isinstance(v, _Undef):
+                return _record(result, inst, UNDEFINED, UNDEFINED, v.why)
+        a, b = _value(self.f, inst), _value(self.g, inst)
+        if isinstance(a, _Undef) or isinstance(b, _Undef):
+            why = a.why if isinstance(a, _Undef) else b.why  # type: ignore[union-attr]
+            return _record(result, inst, UNDEFINED if isinstance(a, _Undef) else _shown(a),
+                           UNDEFINED if isinstance(b, _Undef) else _shown(b), why)
+        if a is _DECLINED or b is _DECLINED:
+            result.declined += 1
             return False
-        scale = max(abs(a), abs(b), 1)
+        if a is _INEXACT or b is _INEXACT:
+            from derive.check.interval import compare
+            got = compare(self.lhs, self.rhs, inst)
+            if got.kind == "inconclusive":
+                result.declined += 1
+                return False
+            if got.kind == "undefined":
+                return _record(result, inst, got.lhs, got.rhs, "a side has no real value")
+            if got.kind == "differ":
+                result.numeric = True
+                return _record(result, inst, got.lhs, got.rhs, "")
+            result.inexact = True
+            result.instances += 1
+            return False
         result.instances += 1
-        if abs(a - b) > REL_TOL * scale:
-            result.counterexample, result.lhs_value, result.rhs_value = inst.report(), a, b
-            return True
+        if a != b:
+            return _record(result, inst, _num(a), _num(b), "")  # type: ignore[arg-type]
         return False
-    result.instances += 1
-    if a != b:
-        result.counterexample = inst.report()
-        result.lhs_value, result.rhs_value = _num(a), _num(b)
-        return True
-    return False
+
+
+def _value(fn: Any, inst: Instance) -> Any:
+    try:
+        return fn(inst, {})
+    except (Undefined, ZeroDivisionError) as exc:
+        return _Undef(str(exc) or "division by zero")
+    except Inexact:
+        return _INEXACT
+    except (Declined, OverflowError):
+        return _DECLINED
+
+
+def _shown(v: Any) -> Any:
+    return _num(v) if isinstance(v, Fraction) else "an irrational number"
+
+
+def _record(result: SearchResult, inst: Instance, lhs: Any, rhs: Any, undefined: str) -> bool:
+    result.counterexample, result.lhs_value, result.rhs_value = inst.report(), lhs, rhs
+    result.undefined, result.instance = undefined, inst
+    return True
 
 
 def _num(v: Fraction) -> Any:

@@ -9,7 +9,7 @@ claim's time budget.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Sequence
 
 import sympy
 
@@ -37,7 +37,8 @@ def shift_lower_bounds(lhs: Any, rhs: Any, domain: Domain,
     for name in sorted(names | set(domain.symbols)):
         d = domain.of(name)
         if d.integer and d.lower is not None and d.lower >= 2 and d.lower.denominator == 1:
-            t = sympy.Symbol(f"{name}_shifted", integer=True, positive=True)
+            # a fresh symbol: a name built from the user's could be one of theirs
+            t = sympy.Dummy(f"{name}'", integer=True, positive=True)
             subs[d.sympy_symbol()] = t + int(d.lower) - 1
             notes.append(f"{name} = {name}' + {int(d.lower) - 1}, {name}' >= 1")
     if facts is not None:
@@ -112,7 +113,7 @@ def residue_cases(lhs: Any, rhs: Any, domain: Domain) -> Proof:
     if modulus < 2 or modulus ** len(names) > MAX_RESIDUE_CASES:
         return None
     import itertools
-    ms = {x: sympy.Symbol(f"{x.name}_q", integer=True) for x in names}
+    ms = {x: sympy.Dummy(f"{x.name}_q", integer=True) for x in names}
     for residues in itertools.product(range(int(modulus)), repeat=len(names)):
         case = {x: modulus * ms[x] + j for x, j in zip(names, residues)}
         d, _ = canonical_difference(diff.xreplace(case), sympy.Integer(0))
@@ -123,8 +124,14 @@ def residue_cases(lhs: Any, rhs: Any, domain: Domain) -> Proof:
             f"floors exact in each case", ())
 
 
-def _closed_sum(e: Any) -> Any:
-    """Evaluate every Sum/Product in closed form; None if any result is untrustworthy."""
+def _closed_sum(e: Any, facts: Sequence[Any] = ()) -> Any:
+    """Evaluate every Sum/Product in closed form; None if any result is untrustworthy.
+
+    SymPy sums by Karr's convention (``Sum(1, (k, 1, n - 2))`` is ``n - 2`` even at
+    ``n = 1``), which agrees with the usual one only on ranges that are not reversed; so
+    a symbolic range must be shown non-reversed (``hi - lo + 1 >= 0``) for every value of
+    the enclosing indices, and a concrete reversed range is an empty sum (0) or product (1).
+    """
     if not _has(e, _SUMS):
         return e
     out = e
@@ -134,11 +141,45 @@ def _closed_sum(e: Any) -> Any:
         if s.has(sympy.Piecewise, sympy.KroneckerDelta) or (s.has(sympy.Indexed)
                                                              and not concrete):
             return None
-        value = s.doit()
+        if not _ranges_not_reversed(s, facts):
+            if not concrete:
+                return None
+            from derive.check.evaluate import _write_out
+            value = _write_out(s)
+        else:
+            value = s.doit()
         if _has(value, _SUMS + (sympy.Piecewise,)):
             return None
         out = out.xreplace({s: value})
     return out
+
+
+def _ranges_not_reversed(s: Any, facts: Sequence[Any]) -> bool:
+    """Whether every range of ``s`` has ``hi >= lo - 1``, for every value of the indices
+    of the ranges around it (an index ``v`` of ``lo..hi`` is written ``lo + t``, ``t >= 0``,
+    which covers the range whatever its end)."""
+    from derive.check.lemmas import Rewriter
+    rw = Rewriter(facts)
+    subs: dict[Any, Any] = {}
+    for var, lo, hi in reversed(s.limits):          # the last limit is the outermost
+        span = sympy.expand((hi - lo + 1).xreplace(subs))
+        if not (span.is_number and span >= 0) and not _nonnegative(span, rw):
+            return False
+        subs[var] = lo.xreplace(subs) + sympy.Dummy("t", integer=True, nonnegative=True)
+    return True
+
+
+def _nonnegative(e: Any, rw: Any) -> bool:
+    """``e >= 0`` from the assumptions, where a floor of a non-negative quotient counts
+    as non-negative (``floor(u/v) >= 0`` for ``u >= 0``, ``v > 0``)."""
+    if rw.nonnegative(e):
+        return True
+    floors = {}
+    for f in e.atoms(sympy.floor):
+        num, den = sympy.fraction(sympy.together(f.args[0]))
+        if den.is_positive and rw.nonnegative(num):
+            floors[f] = sympy.Dummy("q", integer=True, nonnegative=True)
+    return bool(floors) and rw.nonnegative(e.xreplace(floors))
 
 
 def _all_concrete(*exprs: Any) -> bool:
@@ -150,8 +191,9 @@ def sums_closed_form(lhs: Any, rhs: Any, domain: Domain) -> Proof:
     """Evaluate sums/products symbolically (rejecting Piecewise results), then compare."""
     if not (_has(lhs, _SUMS) or _has(rhs, _SUMS)):
         return None
-    a, b, notes = shift_lower_bounds(lhs, rhs, domain)
-    a2, b2 = _closed_sum(a), _closed_sum(b)
+    facts: list = []
+    a, b, notes = shift_lower_bounds(lhs, rhs, domain, facts)
+    a2, b2 = _closed_sum(a, facts), _closed_sum(b, facts)
     if a2 is None or b2 is None:
         return None
     for inner in (canonical_form, floor_lemmas):
@@ -182,7 +224,8 @@ def finite_expansion(lhs: Any, rhs: Any, domain: Domain) -> Proof:
         point = {by_name[n]: sympy.Integer(v) for n, v in zip(names, combo)}
         if (lhs - rhs).has(sympy.KroneckerDelta):
             return None  # SymPy's summation mishandles KroneckerDelta
-        d = (lhs - rhs).xreplace(point).doit()
+        from derive.check.evaluate import _write_out
+        d = _write_out((lhs - rhs).xreplace(point)).doit()   # empty ranges: 0 and 1
         if _has(d, _SUMS + (sympy.Piecewise,)):
             return None
         d = sympy.expand(d)

@@ -102,6 +102,12 @@ class Verdict:
         return self.status is Status.REFUTED
 
     @property
+    def undefined_side(self) -> bool:
+        """A refutation by a point where a side has no value (a zero divisor...)."""
+        return self.status is Status.REFUTED and "undefined" in (
+            str(self.lhs_value), str(self.rhs_value))
+
+    @property
     def exit_code(self) -> int:
         return EXIT_CODES[self.status]
 
@@ -131,7 +137,7 @@ class Verdict:
         """The verdict in plain words, as the command line prints it."""
         head = {
             Status.PROVED: f"PROVED ({self.method})",
-            Status.REFUTED: "REFUTED",
+            Status.REFUTED: (f"REFUTED: {self.method}" if self.undefined_side else "REFUTED"),
             Status.TESTED: (f"TESTED, not proved: {self.instances} sampled instances agree"
                             + (f" ({self.method})" if self.method else "")),
             Status.UNKNOWN: f"UNKNOWN: {self.method}",
@@ -144,7 +150,7 @@ class Verdict:
             lines.append(f"counterexample: {self.counterexample_text()}")
             lines.append(f"  left side  = {_plain(self.lhs_value)}")
             lines.append(f"  right side = {_plain(self.rhs_value)}")
-            if self.method:
+            if self.method and not self.undefined_side:
                 lines.append(f"  (found by {self.method})")
         if self.lemmas and self.status is Status.PROVED:
             lines.append("lemmas: " + "; ".join(self.lemmas))

@@ -76,6 +76,7 @@ class Entry:
     column: int
     text: str
     because: str = ""
+    divisors: tuple[Any, ...] = ()    # what the text divides by (kept where SymPy cancelled)
 
 
 @dataclass(frozen=True)
@@ -296,12 +297,13 @@ def _read_line(code: str, number: int, source: str, symbols: dict[str, Any], bec
             raise ParseError(f"{source}: missing expression"
                              + (f" after '{rel}'" if rel else ""), line=number, column=where)
         column = start + (len(piece) - len(piece.lstrip())) + 1
-        expr = _parse_piece(stripped, number, column, source, symbols)
-        out.append(Entry(expr, rel, number, column, stripped))
+        divisors: list[Any] = []
+        expr = _parse_piece(stripped, number, column, source, symbols, divisors)
+        out.append(Entry(expr, rel, number, column, stripped, divisors=tuple(divisors)))
     if because:
         target = next((i for i, e in enumerate(out) if e.relation), len(out) - 1)
         e = out[target]
-        out[target] = Entry(e.expr, e.relation, e.line, e.column, e.text, because)
+        out[target] = Entry(e.expr, e.relation, e.line, e.column, e.text, because, e.divisors)
     return out
 
 
@@ -335,11 +337,11 @@ def _first_column(code: str) -> int:
 
 
 def _parse_piece(text: str, line: int, column: int, source: str,
-                 symbols: dict[str, Any]) -> Any:
+                 symbols: dict[str, Any], divisors: list[Any] | None = None) -> Any:
     from derive.check.parse import parse_expression
 
     try:
-        return parse_expression(text, symbols)
+        return parse_expression(text, symbols, divisors=divisors)
     except ParseError as exc:
         col = column + (exc.column - 1 if exc.column else 0)
         message = _LOCATION.sub("", str(exc.args[0]) if exc.args else str(exc))

@@ -670,7 +670,9 @@ def batch_norm_train(size: Any = 4, batch: int = 2, channels: int = 2,
     shape = (batch, channels) + hw
     params = _bn_params(channels, seed) | {"shape": shape}
     f = _operator("batch_norm_train", params)
-    mu, v, g, b, eps = sympy.symbols("mu v gamma beta epsilon", real=True)
+    mu, g, b = sympy.symbols("mu gamma beta", real=True)
+    v = sympy.Symbol("v", nonnegative=True)            # a variance
+    eps = sympy.Symbol("epsilon", positive=True)       # the stabiliser, > 0
     mean_l = sympy.Sum(_x[_Mod(_j - _s, _n)], (_j, 0, _n - 1)) / _n
     mean_r = sympy.Sum(_x[_j], (_j, 0, _n - 1)) / _n
     proof = _bijection_steps() + (

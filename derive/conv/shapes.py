@@ -38,6 +38,7 @@ __all__ = [
     "half_padding",
     "output_size",
     "output_size_argument",
+    "output_size_assumptions",
     "output_size_derivation",
     "pool_output_size",
     "same_padding",
@@ -290,6 +291,24 @@ def output_size_derivation(n: Size, kernel: Size, padding: Size = 0, stride: Siz
         steps.append((closed, "rearranged into the closed form "
                               "floor((n + 2p - d(k - 1) - 1)/s) + 1"))
     return steps  # type: ignore[return-value]
+
+
+def output_size_assumptions(n: Size, kernel: Size, padding: Size = 0,
+                            dilation: Size = 1) -> list[str]:
+    """The condition under which :func:`output_size_derivation` counts windows: the
+    dilated kernel fits in the padded input (else there is no window and the count of the
+    model's output positions is 0, while the closed form goes negative).  Empty when the
+    sizes are numbers (then the derivation evaluates them).
+
+    >>> from derive.symbols import syms
+    >>> output_size_assumptions(*syms("H K P"), 1), output_size_assumptions(5, 3)
+    (['H + 2*P >= K'], [])
+    """
+    room = as_expr(n) + 2 * as_expr(padding)
+    window = as_expr(dilation) * (as_expr(kernel) - 1) + 1
+    if (room - window).is_number:
+        return []
+    return [f"{sympy.sstr(room)} >= {sympy.sstr(window)}"]
 
 
 def output_size_argument(n: Size, kernel: Size, padding: Size = 0, stride: Size = 1,

@@ -34,7 +34,8 @@ def _case(label: str):
     def solve(sheet: Sheet) -> None:
         import sympy
 
-        from derive.conv.shapes import output_size, output_size_derivation
+        from derive.conv.shapes import (output_size, output_size_assumptions,
+                                        output_size_derivation)
         from derive.symbols import syms
 
         h, kk, pp, ss = syms("H K P S")
@@ -47,7 +48,8 @@ def _case(label: str):
             sheet.text("Output position i reads the padded input at S*i + u for the taps "
                        "u = 0, ..., K-1, so it is valid when S*i + K - 1 <= H + 2P - 1. "
                        "Counting the valid positions gives the size along each axis:")
-            sheet.derive("H_out", output_size_derivation(h, kk, pp, ss), assume=["P >= 0"])
+            sheet.derive("H_out", output_size_derivation(h, kk, pp, ss),
+                         assume=["P >= 0", *output_size_assumptions(h, kk, pp)])
         sheet.derive("H_out", [
             (substituted, f"H = {n}, K = {k}, P = {p}, S = {s} in the general size"),
             (size, "evaluate"),

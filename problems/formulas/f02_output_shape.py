@@ -46,7 +46,7 @@ def solve_2_1(sheet: Sheet) -> None:
     import sympy
 
     from derive.conv.model import conv_model
-    from derive.conv.shapes import output_size, output_size_derivation
+    from derive.conv.shapes import output_size, output_size_assumptions, output_size_derivation
     from derive.symbols import syms
 
     H, K, S = syms("H K S")
@@ -56,7 +56,8 @@ def solve_2_1(sheet: Sheet) -> None:
                "K kernel size, S >= 1 stride, no padding (x_pad = x), i = 0, 1, ... the "
                "output index.")
     sheet.derive(view.lhs, [(view.rhs, "definition: the model along one axis at P = 0, D = 1")])
-    sheet.derive("H_out", output_size_derivation(H, K, 0, S))
+    sheet.derive("H_out", output_size_derivation(H, K, 0, S),
+                 assume=output_size_assumptions(H, K, 0))
     sheet.claim(output_size(H, K, 0, S), sympy.ceiling((H - K + 1) / S),
                 why="equivalently, the number of multiples of S among 0, ..., H - K")
     cases = [(n, k, s) for n, k, p, s, d in _grid() if p == 0 and d == 1]
@@ -136,7 +137,7 @@ def solve_2_3(sheet: Sheet) -> None:
 def solve_2_4(sheet: Sheet) -> None:
     import sympy
 
-    from derive.conv.shapes import output_size, output_size_derivation
+    from derive.conv.shapes import output_size, output_size_assumptions, output_size_derivation
     from derive.symbols import syms
 
     H, K, P, S, D = syms("H K P S D")
@@ -144,7 +145,8 @@ def solve_2_4(sheet: Sheet) -> None:
                "0, S, 2S, ... and fit in the padded input of length H + 2P. Symbols: H input "
                "size, K kernel, P >= 0 padding, S >= 1 stride, D >= 1 dilation, with "
                "D(K - 1) + 1 <= H + 2P. The same formula holds for the width with W.")
-    sheet.derive("H_out", output_size_derivation(H, K, P, S, D), assume=["P >= 0"])
+    sheet.derive("H_out", output_size_derivation(H, K, P, S, D),
+                 assume=["P >= 0", *output_size_assumptions(H, K, P, D)])
     cases = list(_grid())
     sheet.numeric([output_size(*c) for c in cases], [_count_windows(*c) for c in cases],
                   method=f"brute-force count of window starts over {len(cases)} "

@@ -134,9 +134,10 @@ def solve_9_3(sheet: Sheet) -> None:
     import sympy
 
     from derive.conv.costs import depthwise_cost
-    from derive.symbols import syms
+    from derive.symbols import sym, syms
 
-    N, d, K, H, W, p = syms("N d K H W p")
+    N, d, K, H, W = syms("N d K H W")
+    p = sym("p", nonnegative=False)      # a patch size here, not a padding
     attn = _attention_mixing(N, d)
     dw = depthwise_cost(d, K, (H / p, W / p), bias=False, convention="mac").flops
     sheet.text("Relation: mixing information across N tokens of width d costs 2 N^2 d "
@@ -168,9 +169,10 @@ def solve_9_4(sheet: Sheet) -> None:
     from derive.conv.costs import conv_cost
     from derive.conv.shapes import output_size
     from derive.numeric import conv2d
-    from derive.symbols import syms
+    from derive.symbols import sym, syms
 
-    m, n, p, D, C = syms("m n p D C")
+    m, n, D, C = syms("m n D C")
+    p = sym("p", nonnegative=False)      # a patch size here, not a padding
     sheet.text("Relation: a vision transformer cuts the H x W image into N = (H/p)(W/p) "
                "patches of p x p pixels and maps each flattened patch (C p^2 values) to a "
                "D-vector with one shared linear map: exactly a convolution with kernel p and "

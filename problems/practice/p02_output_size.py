@@ -19,14 +19,15 @@ def _windows_inside(n: int, k: int, p: int, s: int, d: int) -> int:
 def solve(sheet: Sheet) -> None:
     import sympy
 
-    from derive.conv.shapes import output_size, output_size_derivation
+    from derive.conv.shapes import output_size, output_size_assumptions, output_size_derivation
     from derive.symbols import syms
 
     h, k, p, s, d = syms("H K P S D")
     sheet.text("Output position i of the model reads the padded input at S*i + D*u for the "
                "taps u = 0, ..., K-1; it is valid when its last tap lies inside the padded "
                "input. Counting the valid positions gives the general size:")
-    sheet.derive("H_out", output_size_derivation(h, k, p, s, d), assume=["P >= 0"])
+    sheet.derive("H_out", output_size_derivation(h, k, p, s, d),
+                 assume=["P >= 0", *output_size_assumptions(h, k, p, d)])
 
     size = output_size(H, K, padding=P, stride=S, dilation=D)
     general = output_size(h, k, p, s, d)

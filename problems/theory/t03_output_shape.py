@@ -17,7 +17,8 @@ def _brute(n: int, k: int, p: int, s: int, d: int) -> int:
 
 
 def solve_formula(sheet: Sheet) -> None:
-    from derive.conv.shapes import output_size_argument, output_size_derivation
+    from derive.conv.shapes import (output_size_argument, output_size_assumptions,
+                                    output_size_derivation)
     from derive.symbols import syms
 
     h, k, p, s, d = syms("H K P S D")
@@ -30,7 +31,7 @@ def solve_formula(sheet: Sheet) -> None:
     sheet.table(["", "relation"], [(label, expr) for label, (expr, _) in zip(labels, argument)])
     sheet.text("Counting the valid indices i = 0, ..., i_max:")
     steps = output_size_derivation(h, k, p, s, d)
-    sheet.derive("H_out", steps, assume=["P >= 0"])
+    sheet.derive("H_out", steps, assume=["P >= 0", *output_size_assumptions(h, k, p, d)])
     sheet.answer("H_out", steps[-1][0])
 
 

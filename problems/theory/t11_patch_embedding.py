@@ -18,9 +18,9 @@ def solve_patches(sheet: Sheet) -> None:
     import sympy
 
     from derive.conv.shapes import output_size
-    from derive.symbols import syms
+    from derive.symbols import sym
 
-    h, p = syms("H p")
+    h, p = sym("H"), sym("p", nonnegative=False)   # p is a patch size here, not a padding
     per_axis = output_size(h, p, stride=p)
     sheet.derive("patches per axis", [(per_axis, "output size with kernel = stride = p, no "
                                                  "padding"),

@@ -24,47 +24,71 @@ class Claim:
     rhs: Any
     domain: Domain
     text: str = ""
-    nonzero: tuple[Any, ...] = ()    # divisors that must not vanish for the claim to hold
+    # what each side divides by, as (divisor, 0 for the left side or 1 for the right):
+    # a claim is defined only where none of them is 0
+    divisors: tuple[tuple[Any, int], ...] = ()
+    # the two sides as given, on plain symbols and not re-evaluated: what the search and
+    # the re-check of a counterexample evaluate (SymPy rewrites the sides it rebuilds on
+    # the domain's symbols, and has been wrong doing so)
+    original: tuple[Any, Any] | None = None
+
+    @property
+    def nonzero(self) -> list[Any]:
+        """Every divisor, whichever side it is on."""
+        return [d for d, _ in self.divisors]
 
     @classmethod
     def parse(cls, text: str, assume: Sequence[Any] = ()) -> "Claim":
         from derive.check.parse import parse_claim
-        divisors: list[Any] = []
-        lhs, rhs = parse_claim(text, divisors=divisors)
-        return cls.from_exprs(lhs, rhs, assume, text=text, nonzero=divisors)
+        sides: list[list[Any]] = []
+        symbols: dict[str, Any] = {}
+        lhs, rhs = parse_claim(text, symbols, divisors=sides)
+        return cls.from_exprs(lhs, rhs, assume, text=text, divisors=(sides[0], sides[1]),
+                              mentioned=sorted(symbols))
 
     @classmethod
     def from_exprs(cls, lhs: Any, rhs: Any, assume: Sequence[Any] = (), *,
-                   text: str = "", nonzero: Sequence[Any] = ()) -> "Claim":
+                   text: str = "", divisors: tuple[Sequence[Any], Sequence[Any]] = ((), ()),
+                   mentioned: Sequence[str] = ()) -> "Claim":
         """A claim from SymPy expressions.  A symbol's own SymPy assumptions (``real``,
-        ``positive``...) are assumptions of the claim as well; ``nonzero`` adds divisors
-        that SymPy may have cancelled already (the parser's record of ``x/x``)."""
-        from derive.check.defined import divisors
+        ``positive``...) are assumptions of the claim as well; ``divisors`` adds what each
+        side divides by where SymPy may have cancelled it already (the parser's record of
+        ``x/x``); ``mentioned`` names symbols the text used even if SymPy cancelled them
+        (they stay in the domain, and in every counterexample)."""
+        from derive.check.defined import divisors as divisors_of
         lhs, rhs = _sympify_value(lhs, "lhs"), _sympify_value(rhs, "rhs")
+        given = [(d, side) for side, ds in enumerate(divisors) for d in ds]
         dummies = {d: sympy.Symbol(fresh_name(d), **d.assumptions0)
-                   for e in (lhs, rhs, *nonzero) for d in _free(e) if isinstance(d, sympy.Dummy)}
+                   for e in (lhs, rhs, *(d for d, _ in given)) for d in _free(e)
+                   if isinstance(d, sympy.Dummy)}
         if dummies:   # internal symbols keep names no user can type
             lhs, rhs = _xreplace(lhs, dummies), _xreplace(rhs, dummies)
-            nonzero = [_xreplace(c, dummies) for c in nonzero]
+            given = [(_xreplace(d, dummies), side) for d, side in given]
         free = _free(lhs) | _free(rhs)
-        for c in nonzero:
-            free |= _free(c)
-        names = sorted({s.name for s in free})
+        for d, _ in given:
+            free |= _free(d)
+        names = sorted({s.name for s in free} | set(mentioned))
         domain = build_domain(names, list(_declared(free)) + list(assume))
         canon = {}
         for s in free:
             if s.is_commutative is False:
                 continue  # operators (Jacobians, matrices) keep their non-commutativity
             canon[s] = domain.of(s.name).sympy_symbol()
-        lhs, rhs = _xreplace(lhs, canon), _xreplace(rhs, canon)
-        conditions = [_xreplace(c, canon) for c in nonzero]
+        plain = {s: sympy.Symbol(s.name) for s in free if s.is_commutative is not False}
+        original = None
         if not isinstance(lhs, sympy.MatrixBase) and not isinstance(rhs, sympy.MatrixBase):
-            conditions += divisors(lhs, rhs)
-        conditions = [c for c in dict.fromkeys(conditions)
-                      if isinstance(c, sympy.Basic) and c.is_commutative is not False]
+            with sympy.evaluate(False):
+                original = (_xreplace(lhs, plain), _xreplace(rhs, plain))
+        lhs, rhs = _canonical(lhs, canon), _canonical(rhs, canon)
+        given = [(_canonical(d, canon), side) for d, side in given]
+        if not isinstance(lhs, sympy.MatrixBase) and not isinstance(rhs, sympy.MatrixBase):
+            given += [(d, 0) for d in divisors_of(lhs)] + [(d, 1) for d in divisors_of(rhs)]
+        kept = tuple(dict.fromkeys(
+            (d, side) for d, side in given if isinstance(d, sympy.Basic)
+            and (d.free_symbols or d.has(sympy.Product)) and d.is_commutative is not False))
         if not text:
             text = f"{sympy.sstr(lhs)} == {sympy.sstr(rhs)}"
-        return cls(lhs, rhs, domain, text, tuple(conditions))
+        return cls(lhs, rhs, domain, text, kept, original)
 
     @property
     def operators(self) -> list[Any]:
@@ -127,6 +151,29 @@ def _free(e: Any) -> set:
 
 def _xreplace(e: Any, mapping: dict) -> Any:
     return e.xreplace(mapping) if isinstance(e, sympy.Basic) else e
+
+
+def _canonical(e: Any, mapping: dict) -> Any:
+    """``e`` on the domain's symbols.  SymPy re-evaluates as it rebuilds, with the new
+    assumptions, and is sometimes wrong there (``binomial(-1, x)`` becomes ``zoo`` for a
+    non-negative integer ``x``, though it is ``(-1)**x``): a rebuild that makes a value
+    infinite, or fails, is redone without evaluation."""
+    if not isinstance(e, sympy.Basic) or not mapping:
+        return e
+    bad = (sympy.zoo, sympy.nan, sympy.oo, -sympy.oo)
+    try:
+        out = e.xreplace(mapping)
+        if not (isinstance(out, sympy.Basic) and out.has(*bad) and not e.has(*bad)):
+            return out
+    except (ArithmeticError, ValueError, TypeError, RecursionError):
+        pass
+    try:
+        with sympy.evaluate(False):
+            return e.xreplace(mapping)
+    except (ArithmeticError, ValueError, TypeError, RecursionError) as exc:
+        from derive.errors import UnsupportedError
+        raise UnsupportedError(f"SymPy cannot rebuild the claim on its domain "
+                               f"({type(exc).__name__}: {str(exc)[:120]})") from None
 
 
 def _sympify_value(v: Any, name: str) -> Any:

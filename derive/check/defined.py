@@ -33,35 +33,37 @@ _SIGNED = (sympy.Sum, sympy.Product)
 
 
 def divisors(*exprs: Any) -> list[Any]:
-    """Every expression that must not be zero for ``exprs`` to have a value, outside sums
-    (inside a sum the divisor depends on the summation index; the evaluator checks those
-    term by term).
+    """Every expression that must not be zero for ``exprs`` to have a value.  Inside a sum
+    a divisor is taken as the product of its values over the sum's ranges, which is zero
+    exactly when some term divides by zero (and 1 over an empty range, whose terms are
+    never evaluated).
 
-    >>> a, b = sympy.symbols("a b")
+    >>> a, b, k, n = sympy.symbols("a b k n")
     >>> divisors(a / (b - 1) + sympy.Mod(a, b + 2))
     [b - 1, b + 2]
+    >>> divisors(sympy.Sum(1 / (k - a), (k, 1, n)))
+    [Product(-a + k, (k, 1, n))]
     """
     out: list[Any] = []
 
-    def walk(e: Any, bound: frozenset) -> None:
+    def walk(e: Any, ranges: tuple) -> None:
         if not isinstance(e, sympy.Basic) or e.is_Atom:
             return
         if isinstance(e, _SIGNED):
-            inner = bound | {v for v, *_ in e.limits}
-            walk(e.function, inner)
-            for _, lo, hi in e.limits:
-                walk(lo, bound)
-                walk(hi, bound)
+            walk(e.function, tuple(e.limits) + ranges)
+            for i, (_, lo, hi) in enumerate(e.limits):
+                walk(lo, tuple(e.limits[i + 1:]) + ranges)
+                walk(hi, tuple(e.limits[i + 1:]) + ranges)
             return
         if isinstance(e, sympy.Pow) and e.exp.is_number and e.exp.is_negative:
-            _keep(e.base, bound, out)
+            _keep(e.base, ranges, out)
         elif isinstance(e, sympy.Mod):
-            _keep(e.args[1], bound, out)
+            _keep(e.args[1], ranges, out)
         for a in e.args:
-            walk(a, bound)
+            walk(a, ranges)
 
     for e in exprs:
-        walk(e, frozenset())
+        walk(e, ())
     return sorted(dict.fromkeys(out), key=sympy.default_sort_key)
 
 
@@ -92,9 +94,10 @@ def positive_unsettled(arguments: Sequence[Any], domain: Domain) -> Any:
     return None
 
 
-def _keep(e: Any, bound: frozenset, out: list[Any]) -> None:
-    if not (e.free_symbols & bound) and not e.is_number:
-        out.append(e)
+def _keep(e: Any, ranges: tuple, out: list[Any]) -> None:
+    if e.is_number:
+        return
+    out.append(sympy.Product(e, *ranges) if ranges else e)
 
 
 def undefined_points(conditions: Sequence[Any], domain: Domain
@@ -102,11 +105,21 @@ def undefined_points(conditions: Sequence[Any], domain: Domain
     """``(point, None)`` with a point of the domain where a condition is zero;
     ``(None, None)`` when every condition is non-zero on the whole domain;
     ``(None, condition)`` naming one that could be settled neither way."""
+    from derive.check.evaluate import _write_out
     for c in conditions:
         if c.is_number:
-            if c == 0:
+            if _write_out(c) == 0:
                 return {}, None
             continue
+        if isinstance(c, sympy.Product):
+            # a divisor inside sums: non-zero for every index from each lower limit up
+            # (a stronger statement than needed, so a sound one)
+            body, subs = c.function, {}
+            for var, lo, _ in reversed(c.limits):
+                subs[var] = lo.xreplace(subs) + sympy.Dummy("t", integer=True, nonnegative=True)
+            if _nonzero_by_assumptions(body.xreplace(subs), domain):
+                continue
+            return None, c
         if _nonzero_by_assumptions(c, domain):
             continue
         point, settled = _zero_in_domain(c, domain)
@@ -125,7 +138,7 @@ def _sign_by_assumptions(c: Any, domain: Domain, what: str) -> bool:
     """SymPy's assumptions on the domain's symbols (with integer lower bounds >= 2 shifted
     to a positive variable) decide ``c != 0`` (``what="nonzero"``) or ``c > 0``."""
     canon: dict[str, Any] = {}
-    names = {q.name for q in c.free_symbols}
+    names = {q.name for q in c.free_symbols if not isinstance(q, sympy.Dummy)}
     for con in domain.constraints:
         names |= {q.name for q in con.free_symbols}
     for name in names:
@@ -141,7 +154,8 @@ def _sign_by_assumptions(c: Any, domain: Domain, what: str) -> bool:
         canon[name] = t
 
     def canonical(e: Any) -> Any:
-        return sympy.expand(e.xreplace({q: canon[q.name] for q in e.free_symbols}))
+        return sympy.expand(e.xreplace({q: canon[q.name] for q in e.free_symbols
+                                        if q.name in canon and not isinstance(q, sympy.Dummy)}))
 
     e = _positive_functions(canonical(c))
     for form in (e, sympy.factor(e)):
@@ -210,7 +224,11 @@ def _zero_in_domain(c: Any, domain: Domain) -> tuple[dict[str, Any] | None, bool
                      for g, s in zip(grids, others)]
         for combo in itertools.product(*grids):  # type: ignore[arg-type]
             fixed = {s: sympy.Rational(v.numerator, v.denominator) for s, v in zip(others, combo)}
-            residual = c.xreplace(fixed)
+            try:
+                residual = c.xreplace(fixed)
+            except (ArithmeticError, ValueError, TypeError):
+                exhaustive = False
+                continue
             if residual == 0:
                 roots = [_first_value(domain, target.name)]
             else:
@@ -268,7 +286,7 @@ def _constraints_hold(domain: Domain, point: dict[str, Fraction]) -> bool:
     env = {sympy.Symbol(k): sympy.Rational(v.numerator, v.denominator) for k, v in point.items()}
     try:
         return all(bool(c.xreplace(env)) is True for c in domain.constraints)
-    except TypeError:
+    except (TypeError, ArithmeticError, ValueError):
         return False
 
 

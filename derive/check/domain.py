@@ -78,8 +78,8 @@ class SymbolDomain:
                 kw["positive"] = True
             elif self.lower >= 0:
                 kw["nonnegative"] = True
-        if self.parity is not None and self.integer:
-            kw["odd" if self.parity else "even"] = True
+        # parity is left out on purpose: SymPy's inference from it is unreliable (it takes
+        # c**2/6 for an integer when c is even, and so floor(c**2/6) for c**2/6)
         return sympy.Symbol(self.name, **kw)
 
 

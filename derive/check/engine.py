@@ -21,7 +21,7 @@ from derive.check.search import search
 from derive.check.witness import refutation
 from derive.check.strategies import STRATEGIES
 from derive.check.verdict import Status, Verdict
-from derive.errors import BudgetExceeded, DeriveError, InputError
+from derive.errors import BudgetExceeded, DeriveError, InputError, UnsupportedError
 
 
 def verify(claim: Any, assume: Sequence[Any] = (), budget: float | None = None) -> Verdict:
@@ -35,37 +35,44 @@ def verify(claim: Any, assume: Sequence[Any] = (), budget: float | None = None) 
     ('proved', 'canonical form (expand and cancel)')
     """
     if isinstance(claim, str):
-        claim_obj = Claim.parse(claim, assume)
-    elif isinstance(claim, Claim):
-        claim_obj = claim if not assume else Claim.from_exprs(claim.lhs, claim.rhs, assume,
-                                                              text=claim.text)
-    elif isinstance(claim, sympy.Equality):
-        claim_obj = Claim.from_exprs(claim.lhs, claim.rhs, assume)
-    elif isinstance(claim, tuple) and len(claim) == 2:
-        claim_obj = Claim.from_exprs(claim[0], claim[1], assume)
-    else:
-        raise InputError(f"got claim={claim!r}; expected text 'lhs == rhs', a Claim, a SymPy "
-                         f"Eq or a pair (lhs, rhs)")
-    return check_claim(claim_obj, budget)
+        return _checked(lambda: Claim.parse(claim, assume), budget)
+    if isinstance(claim, Claim):
+        if not assume:
+            return check_claim(claim, budget)
+        sides = ([d for d, s in claim.divisors if s == 0], [d for d, s in claim.divisors if s])
+        return _checked(lambda: Claim.from_exprs(claim.lhs, claim.rhs, assume, text=claim.text,
+                                                 divisors=sides), budget)
+    if isinstance(claim, sympy.Equality):
+        return _checked(lambda: Claim.from_exprs(claim.lhs, claim.rhs, assume), budget)
+    if isinstance(claim, tuple) and len(claim) == 2:
+        return _checked(lambda: Claim.from_exprs(claim[0], claim[1], assume), budget)
+    if claim is sympy.true or claim is sympy.false:
+        raise InputError(f"got claim={claim!r}: SymPy already decided the equation while "
+                         f"building it; pass Eq(lhs, rhs, evaluate=False) or a pair (lhs, rhs)")
+    raise InputError(f"got claim={claim!r}; expected text 'lhs == rhs', a Claim, a SymPy "
+                     f"Eq or a pair (lhs, rhs)")
 
 
 def check_exprs(lhs: Any, rhs: Any, assume: Sequence[Any] = (),
-                budget: float | None = None, nonzero: Sequence[Any] = ()) -> Verdict:
+                budget: float | None = None,
+                divisors: tuple[Sequence[Any], Sequence[Any]] = ((), ())) -> Verdict:
     """Check ``lhs == rhs`` for SymPy expressions (symbols re-created by name on their
-    domains: positive integers unless ``assume`` says otherwise).  ``nonzero`` lists
-    divisors the text wrote that SymPy may have cancelled (the parser records them).
+    domains: positive integers unless ``assume`` says otherwise).  ``divisors`` lists,
+    per side, what the text divides by where SymPy may have cancelled it (the parser
+    records them).
 
     >>> import sympy
     >>> q, s = sympy.symbols("q s")
     >>> check_exprs(q, s * sympy.floor(q / s) + sympy.Mod(q, s)).proved
     True
     """
+    sides = (tuple(divisors[0]), tuple(divisors[1]))
     key = (_key(lhs), _key(rhs), tuple(str(a) for a in assume), budget,
-           tuple(_key(c) for c in nonzero))
+           tuple(tuple(_key(c) for c in side) for side in sides))
     try:
-        return _cached(key, lhs, rhs, tuple(assume), budget, tuple(nonzero))
+        return _cached(key, lhs, rhs, tuple(assume), budget, sides)
     except TypeError:  # unhashable pieces: check without the cache
-        return check_claim(Claim.from_exprs(lhs, rhs, assume, nonzero=nonzero), budget)
+        return _checked(lambda: Claim.from_exprs(lhs, rhs, assume, divisors=sides), budget)
 
 
 def _key(e: Any) -> str:
@@ -76,15 +83,24 @@ _CACHE: dict[tuple, Verdict] = {}
 
 
 def _cached(key: tuple, lhs: Any, rhs: Any, assume: tuple, budget: float | None,
-            nonzero: tuple = ()) -> Verdict:
+            sides: tuple = ((), ())) -> Verdict:
     hit = _CACHE.get(key)
     if hit is None:
-        hit = check_claim(Claim.from_exprs(lhs, rhs, assume, nonzero=nonzero), budget)
+        hit = _checked(lambda: Claim.from_exprs(lhs, rhs, assume, divisors=sides), budget)
         if len(_CACHE) > 20_000:
             _CACHE.clear()
         if not hit.timed_out:  # an outcome that depends on the machine's load is not kept
             _CACHE[key] = hit
     return hit
+
+
+def _checked(make: Any, budget: float | None) -> Verdict:
+    """Build a claim and check it; a claim SymPy cannot rebuild is unknown, not a crash."""
+    try:
+        claim = make()
+    except UnsupportedError as exc:
+        return Verdict(Status.UNKNOWN, str(exc))
+    return check_claim(claim, budget)
 
 
 def check_claim(claim: Claim, budget: float | None = None) -> Verdict:
@@ -120,7 +136,7 @@ def _check(claim: Claim, deadline: Deadline) -> Verdict:
         return _check_operators(claim, deadline)
     names = claim.names
     found = search(lhs, rhs, names, claim.domain, seed=claim.text, deadline=deadline,
-                   nonzero=claim.nonzero)
+                   divisors=claim.divisors, original=claim.original)
     if found.counterexample is not None:
         return refutation(claim, found)
     if found.exhaustive and found.in_domain == 0:
@@ -155,6 +171,11 @@ def _check(claim: Claim, deadline: Deadline) -> Verdict:
                 "a divisor vanishes inside the domain")
         return Verdict(Status.TESTED, f"no proof: {what}", claim=claim.text,
                        instances=found.instances, detail=f"domain: {claim.domain.describe()}")
+    if found.rewritten:
+        return Verdict(Status.TESTED, "no proof: SymPy's rebuilding of the claim on its domain "
+                       "changed a value, so no symbolic argument is trusted here",
+                       claim=claim.text, instances=found.instances,
+                       detail=f"domain: {claim.domain.describe()}")
     exact = not found.inexact and found.declined == 0
     if not names and not has_indexed and exact:
         return Verdict(Status.PROVED, "exact evaluation", claim=claim.text, instances=1)
@@ -201,7 +222,7 @@ def _search_at(claim: Claim, point: dict[str, Any]) -> Any:
                               strict_lower=False, strict_upper=False)
     pinned = _replace(domain, symbols=symbols, texts=domain.texts + tuple(fixed))
     found = search(claim.lhs, claim.rhs, claim.names, pinned, seed=claim.text,
-                   nonzero=claim.nonzero)
+                   divisors=claim.divisors, original=claim.original)
     return found
 
 
@@ -215,7 +236,7 @@ def _check_matrix(claim: Claim, deadline: Deadline) -> Verdict:
         for j in range(lhs.cols):
             deadline.check()
             entry = Claim(lhs[i, j], rhs[i, j], claim.domain, f"{claim.text} [entry {i},{j}]",
-                          claim.nonzero)
+                          claim.divisors)
             v = _check(entry, deadline)
             if v.status is Status.REFUTED:
                 from dataclasses import replace

@@ -349,7 +349,12 @@ class _Compiler:
                 if v is None:
                     raise Declined(f"no value for {s.name}")
                 env[s] = sympy.Rational(v.numerator, v.denominator)
-            val = e.xreplace(env).doit()
+            with sympy.evaluate(False):    # else SymPy sums a constant range by Karr's rule
+                val = e.xreplace(env)
+            try:
+                val = _write_out(val).doit()
+            except (ArithmeticError, ValueError, TypeError) as exc:
+                raise Declined(f"SymPy could not evaluate it ({type(exc).__name__})") from None
             if val.has(sympy.nan, sympy.zoo) or val.is_infinite:
                 raise Undefined("not finite")
             if val.is_Rational:

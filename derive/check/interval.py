@@ -135,7 +135,8 @@ def _rational(p: int, q: int = 1) -> Any:
     return iv.mpf(p) / iv.mpf(q) if q != 1 else iv.mpf(p)
 
 
-_UNARY = {sympy.exp: iv.exp, sympy.sin: iv.sin, sympy.cos: iv.cos}
+_UNARY = {sympy.exp: iv.exp, sympy.sin: iv.sin, sympy.cos: iv.cos, sympy.tan: iv.tan,
+          sympy.erf: iv.erf, sympy.erfc: iv.erfc, sympy.loggamma: iv.loggamma}
 
 
 def _enclose(e: Any, inst: Instance, bound: dict[str, Any]) -> Any:
@@ -206,13 +207,41 @@ def _enclose(e: Any, inst: Instance, bound: dict[str, Any]) -> Any:
         return _rational(v.numerator, v.denominator)
     if isinstance(e, (sympy.Sum, sympy.Product)):
         return _sum(e, inst, bound)
+    if isinstance(e, sympy.gamma):
+        x = _enclose(e.args[0], inst, bound)
+        if x.a <= 0 and x.b >= 0 or (x.b < 0 and math.floor(_ends(x)[0]) != math.floor(_ends(x)[1])):
+            raise Inconclusive()             # a pole of gamma may lie in the enclosure
+        if x.a == x.b and x.a <= 0 and x.a == int(x.a):
+            raise Undefined("gamma at a pole")
+        return iv.gamma(x)
+    if isinstance(e, sympy.beta) and len(e.args) == 2:
+        a, b = (_enclose(t, inst, bound) for t in e.args)
+        if a.a <= 0 or b.a <= 0:
+            raise Declined("beta outside positive arguments")
+        return iv.gamma(a) * iv.gamma(b) / iv.gamma(a + b)   # iv.beta itself fails
     if isinstance(e, (sympy.binomial, sympy.factorial, sympy.KroneckerDelta)):
         args = [_exact(_enclose(a, inst, bound)) for a in e.args]
         value = type(e)(*[sympy.Integer(int(a)) for a in args])
         if not value.is_Integer:
             raise Undefined("not finite")
         return iv.mpf(int(value))
-    raise Declined(f"no interval rule for {type(e).__name__}")
+    return _enclose_evaluated(e, inst, bound)
+
+
+def _enclose_evaluated(e: Any, inst: Instance, bound: dict[str, Any]) -> Any:
+    """A node without an interval rule (an integral, say): SymPy evaluates it exactly at
+    the point first, and the result, if it is one the rules cover, is enclosed."""
+    if bound or not isinstance(e, sympy.Basic) or isinstance(e, sympy.Derivative):
+        raise Declined(f"no interval rule for {type(e).__name__}")
+    env = {q: sympy.Rational(v.numerator, v.denominator)
+           for q in e.free_symbols if (v := inst.values.get(q.name)) is not None}
+    try:
+        value = e.xreplace(env).doit()
+    except (ArithmeticError, ValueError, TypeError, NotImplementedError) as exc:
+        raise Declined(f"no interval rule for {type(e).__name__}") from exc
+    if value == e or value.has(type(e)) or value.free_symbols:
+        raise Declined(f"no interval rule for {type(e).__name__}")
+    return _enclose(value, inst, bound)
 
 
 def _power(base: Any, exp: Any, inst: Instance, bound: dict[str, Any]) -> Any:

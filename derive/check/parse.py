@@ -332,11 +332,16 @@ class _Builder:
         # built, but the claim is undefined at x = 0); divisors under a sum are left to
         # the evaluator, which sees each term.
         self.divisors = divisors if divisors is not None else []
+        self.ranges: list[tuple[Any, Any, Any]] = []   # the sums around, innermost first
 
     def divides_by(self, divisor: Any) -> None:
-        if isinstance(divisor, sympy.Basic) and not divisor.is_number and not (
-                divisor.free_symbols & set(self.bound.values())):
-            self.divisors.append(divisor)
+        """Record a divisor; inside sums, as the product of its values over their ranges
+        (zero exactly when some term divides by zero; 1 over an empty range)."""
+        if not isinstance(divisor, sympy.Basic) or divisor.is_number:
+            return
+        if self.ranges:
+            divisor = sympy.Product(divisor, *self.ranges)
+        self.divisors.append(divisor)
 
     def symbol(self, name: str, node: ast.AST) -> sympy.Symbol:
         if name.startswith("_"):
@@ -489,7 +494,19 @@ class _Builder:
                     a.is_number and abs(a) > MAX_FACTORIAL for a in args)):
                 raise _fail(f"{name} argument too large", node, self.text)
             try:
-                return _FUNCTIONS[name](*args)
+                try:
+                    value = _FUNCTIONS[name](*args)
+                except (ValueError, TypeError, RecursionError):
+                    # SymPy failed while simplifying (Mod(binomial(x, 2), 1/2) raises
+                    # "Integers expected"): keep the call as written; the checker
+                    # evaluates it at points
+                    value = _FUNCTIONS[name](*args, evaluate=False)
+                if isinstance(value, sympy.Basic) and value.has(sympy.zoo, sympy.nan) and not any(
+                        isinstance(x, sympy.Basic) and x.has(sympy.zoo, sympy.nan) for x in args):
+                    # SymPy decided too early (binomial(-1, x) is zoo for a symbol x, though
+                    # it is (-1)**x at every integer x >= 0): keep the call as written
+                    value = _FUNCTIONS[name](*args, evaluate=False)
+                return value
             except TypeError as exc:
                 raise _fail(f"wrong arguments for {name}(): {exc}", node, self.text) from None
         if name in ENGINE_FUNCTIONS:
@@ -556,7 +573,7 @@ class _Builder:
         # As in SymPy, the first range is the innermost: in Sum(f, (j, 1, k), (k, 1, n))
         # the k of j's range is the outer index.  So the ranges are read from the last one
         # in, each with the variables of the ranges after it bound.
-        saved = dict(self.bound)
+        saved, saved_ranges = dict(self.bound), list(self.ranges)
         symbols_made = []
         try:
             for lim in reversed(node.args[1:]):
@@ -565,10 +582,58 @@ class _Builder:
                 s = sympy.Symbol(_shown(var), integer=True)
                 self.bound[var] = s
                 symbols_made.append((s, lo, hi))
+                self.ranges.insert(0, (s, lo, hi))
             body = self.build(node.args[0])
         finally:
-            self.bound = saved
-        return kind(body, *reversed(symbols_made))
+            self.bound, self.ranges = saved, saved_ranges
+        limits = list(reversed(symbols_made))
+        # An empty range makes the whole sum 0 (the product 1), as the checker counts; SymPy
+        # would evaluate a constant one by Karr's rule (Sum(1, (k, 1, -1)) = -1) as it builds.
+        if any((hi - lo).is_number and (hi - lo) < 0 for _, lo, hi in limits):
+            return sympy.Integer(0 if kind is sympy.Sum else 1)
+        if kind is sympy.Product and body == 0:
+            # SymPy takes a product of zeros for zero even over an empty range
+            return _zero_product(limits)
+        built = kind(body, *limits)
+        if built.is_number and _terms(limits) <= MAX_WRITTEN_TERMS:
+            # a constant sum written out now, by the convention above: SymPy would
+            # otherwise compare it (in Min, Max, floor) by its own evaluation
+            from derive.check.evaluate import Declined, _write_out
+            try:
+                return _write_out(built).doit()
+            except Declined:
+                pass
+        return built
+
+
+MAX_WRITTEN_TERMS = 10_000   # a constant sum up to this long is written out as it is read
+
+
+def _terms(limits: list[tuple[Any, Any, Any]]) -> int:
+    """How many terms constant limits span (innermost first; the count stops a little
+    past :data:`MAX_WRITTEN_TERMS`)."""
+    def count(k: int, env: dict) -> int:
+        if k < 0:
+            return 1
+        var, lo, hi = limits[k]
+        a, b = lo.xreplace(env), hi.xreplace(env)
+        if not (a.is_Integer and b.is_Integer):
+            return MAX_WRITTEN_TERMS + 1
+        total = 0
+        for j in range(int(a), int(b) + 1):
+            total += count(k - 1, {**env, var: sympy.Integer(j)})
+            if total > MAX_WRITTEN_TERMS:
+                break
+        return total
+    return count(len(limits) - 1, {})
+
+
+def _zero_product(limits: list[tuple[Any, Any, Any]]) -> Any:
+    """``Product(0, *limits)`` as the checker counts it: 0 when the ranges visit a point,
+    1 when one is empty (innermost first, as SymPy's limits)."""
+    (var, lo, hi), rest = limits[0], limits[1:]
+    inner = sympy.Piecewise((0, hi >= lo), (1, True))
+    return sympy.Product(inner, *rest) if rest else inner
 
 
 def parse_expression(text: str, symbols: dict[str, sympy.Symbol] | None = None, *,
@@ -591,17 +656,26 @@ def parse_expression(text: str, symbols: dict[str, sympy.Symbol] | None = None, 
 
 
 def parse_relation(text: str, symbols: dict[str, sympy.Symbol] | None = None, *,
-                   divisors: list[Any] | None = None) -> tuple[list[Any], list[str]]:
-    """Parse ``a OP b OP c ...`` into the operands and operator symbols.
+                   divisors: list[list[Any]] | None = None) -> tuple[list[Any], list[str]]:
+    """Parse ``a OP b OP c ...`` into the operands and operator symbols; ``divisors``, when
+    given, receives one list per operand of what it divides by.
 
     >>> parse_relation("1 <= k <= 5")
     ([1, k, 5], ['<=', '<='])
     """
     src = _source(text)
     node = _parse_tree(src)
-    builder = _Builder(src, symbols, divisors)
+    builder = _Builder(src, symbols)
+
+    def operand(n: ast.AST) -> Any:
+        start = len(builder.divisors)
+        value = builder.build(n)
+        if divisors is not None:
+            divisors.append(builder.divisors[start:])
+        return value
+
     if not isinstance(node, ast.Compare):
-        return _timed(lambda: [builder.build(node)], src), []
+        return _timed(lambda: [operand(node)], src), []
     ops = {ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">",
            ast.GtE: ">="}
     names = []
@@ -609,8 +683,8 @@ def parse_relation(text: str, symbols: dict[str, sympy.Symbol] | None = None, *,
         if type(op) not in ops:
             raise _fail(f"comparison {type(op).__name__} is not allowed", node, src)
         names.append(ops[type(op)])
-    operands = _timed(lambda: [builder.build(node.left)]
-                      + [builder.build(c) for c in node.comparators], src)
+    operands = _timed(lambda: [operand(node.left)] + [operand(c) for c in node.comparators],
+                      src)
     return operands, names
 
 
@@ -630,14 +704,14 @@ def _timed(build: Callable[[], Any], text: str) -> Any:
 
 
 def parse_claim(text: str, symbols: dict[str, sympy.Symbol] | None = None, *,
-                divisors: list[Any] | None = None) -> tuple[Any, Any]:
-    """Parse ``lhs == rhs``.
+                divisors: list[list[Any]] | None = None) -> tuple[Any, Any]:
+    """Parse ``lhs == rhs``; ``divisors``, when given, receives what each side divides by.
 
     >>> parse_claim("x == y + 1")
     (x, y + 1)
     >>> found = []
-    >>> parse_claim("x/x == 1", divisors=found), found
-    ((1, 1), [x])
+    >>> parse_claim("x/x == Mod(6, x - 3)", divisors=found), found
+    ((1, Mod(6, x - 3)), [[x], [x - 3]])
     """
     operands, ops = parse_relation(text, symbols, divisors=divisors)
     if ops != ["=="]:

@@ -50,6 +50,7 @@ class SearchResult:
     in_domain: int = 0          # points inside the domain that were tried
     inexact: bool = False       # some agreement rests on a numeric comparison
     exhaustive: bool = False    # the domain is finite and every point was tried
+    rewritten: bool = False     # SymPy's rebuilt sides differ from the given ones somewhere
     instance: Instance | None = None   # the counterexample's point with its array draws
 
     @property
@@ -183,18 +184,25 @@ def _satisfies(compiled: Sequence[Any], inst: Instance) -> bool:
 
 def search(lhs: Any, rhs: Any, names: Sequence[str], domain: Domain, *, seed: str,
            deadline: Deadline | None = None, random_points: int = RANDOM_POINTS,
-           nonzero: Sequence[Any] = ()) -> SearchResult:
+           divisors: Sequence[tuple[Any, int]] = (),
+           original: tuple[Any, Any] | None = None) -> SearchResult:
     """Compare both sides over candidate points; stop at the first disagreement or at the
-    first point where a side is undefined.  ``nonzero`` lists expressions that must not
-    vanish for the claim to be defined (the divisors the text wrote, even where SymPy
-    cancelled them: ``x/x``)."""
+    first point where a side is undefined.  ``divisors`` lists what each side divides by
+    (side 0 or 1), which must not vanish for it to be defined (even where SymPy cancelled
+    them: ``x/x``).  With ``original`` (the sides as given, on plain symbols), those are
+    what is compared, and ``lhs``/``rhs`` (SymPy's rebuild on the domain's symbols, which
+    the proof strategies use) are checked against them at every point."""
     from derive.check.evaluate import _Compiler
 
     comp = _Compiler()
+    rebuilt = None
+    if original is not None:
+        rebuilt = (comp.compile(lhs), comp.compile(rhs))
+        lhs, rhs = original
     f, g = comp.compile(lhs), comp.compile(rhs)
     constraints = [comp.compile_bool(c) for c in domain.constraints]
     known = set(names)
-    guards = [(comp.compile(c), c) for c in nonzero
+    guards = [(comp.compile(c), c, side) for c, side in divisors
               if {s.name for s in c.free_symbols} <= known]
     result = SearchResult()
     finite = [domain.of(x).finite_values for x in names]
@@ -208,7 +216,7 @@ def search(lhs: Any, rhs: Any, names: Sequence[str], domain: Domain, *, seed: st
                                   small=_symbolic_sums(lhs, rhs))
     seen: set[tuple] = set()
     valid: list[dict[str, Fraction]] = []   # points inside the constraints
-    sides = _Sides(f, g, lhs, rhs, guards)
+    sides = _Sides(f, g, lhs, rhs, guards, rebuilt)
     for k, point in enumerate(points):
         key = tuple(point[x] for x in names)
         if key in seen or not in_domain(domain, point):
@@ -267,8 +275,9 @@ class _Sides:
     """Both sides of a claim, compiled, with the divisors that must not vanish."""
 
     def __init__(self, f: Any, g: Any, lhs: Any, rhs: Any,
-                 guards: Sequence[tuple[Any, Any]]) -> None:
+                 guards: Sequence[tuple[Any, Any, int]], rebuilt: Any = None) -> None:
         self.f, self.g, self.lhs, self.rhs, self.guards = f, g, lhs, rhs, guards
+        self.rebuilt = rebuilt
 
     def compare(self, constraints: Sequence[Any], point: dict[str, Fraction], rng_seed: str,
                 result: SearchResult, again: bool = False) -> bool | None:
@@ -280,18 +289,20 @@ class _Sides:
             return None
         if not again:
             result.in_domain += 1
-        for guard, expr in self.guards:
-            v = _value(guard, inst)
-            if isinstance(v, Fraction) and v == 0:
-                return _record(result, inst, UNDEFINED, UNDEFINED,
-                               f"the divisor {sympy.sstr(expr)} is 0 there")
-            if isinstance(v, _Undef):
-                return _record(result, inst, UNDEFINED, UNDEFINED, v.why)
         a, b = _value(self.f, inst), _value(self.g, inst)
+        for guard, expr, side in self.guards:
+            v = _value(guard, inst)
+            if (isinstance(v, Fraction) and v == 0) or isinstance(v, _Undef):
+                why = (f"the divisor {_divisor_text(expr)} is 0 there"
+                       if isinstance(v, Fraction) else v.why)
+                if side == 0:
+                    a = _Undef(why)
+                else:
+                    b = _Undef(why)
         if isinstance(a, _Undef) or isinstance(b, _Undef):
             why = a.why if isinstance(a, _Undef) else b.why  # type: ignore[union-attr]
-            return _record(result, inst, UNDEFINED if isinstance(a, _Undef) else _shown(a),
-                           UNDEFINED if isinstance(b, _Undef) else _shown(b), why)
+            return _record(result, inst, _side_shown(a, self.lhs, inst),
+                           _side_shown(b, self.rhs, inst), why)
         if a is _DECLINED or b is _DECLINED:
             result.declined += 1
             return False
@@ -310,6 +321,11 @@ class _Sides:
             result.instances += 1
             return False
         result.instances += 1
+        if self.rebuilt is not None and not result.rewritten:
+            again = [_value(fn, inst) for fn in self.rebuilt]
+            if any(isinstance(v, (Fraction, _Undef)) and v != w
+                   for v, w in zip(again, (a, b))):
+                result.rewritten = True
         if a != b:
             return _record(result, inst, _num(a), _num(b), "")  # type: ignore[arg-type]
         return False
@@ -326,8 +342,24 @@ def _value(fn: Any, inst: Instance) -> Any:
         return _DECLINED
 
 
-def _shown(v: Any) -> Any:
-    return _num(v) if isinstance(v, Fraction) else "an irrational number"
+def _side_shown(v: Any, expr: Any, inst: Instance) -> Any:
+    """A side's value as reported next to an undefined other side."""
+    if isinstance(v, _Undef):
+        return UNDEFINED
+    if isinstance(v, Fraction):
+        return _num(v)
+    if v is _INEXACT:
+        from derive.check.interval import compare
+        got = compare(expr, expr, inst)
+        return got.lhs or "not evaluated"
+    return "not evaluated"
+
+
+def _divisor_text(expr: Any) -> str:
+    if isinstance(expr, sympy.Product):     # a divisor inside sums: name the term
+        ranges = ", ".join(f"{v} = {lo}..{hi}" for v, lo, hi in expr.limits)
+        return f"{sympy.sstr(expr.function)} (for some {ranges})"
+    return sympy.sstr(expr)
 
 
 def _record(result: SearchResult, inst: Instance, lhs: Any, rhs: Any, undefined: str) -> bool:

@@ -110,18 +110,30 @@ def residue_cases(lhs: Any, rhs: Any, domain: Domain) -> Proof:
     for d in dens:
         modulus = sympy.ilcm(modulus, d)
     names = sorted(names, key=lambda x: x.name)
-    if modulus < 2 or modulus ** len(names) > MAX_RESIDUE_CASES:
+    # a declared parity (SymPy is not told it: its inference from parity is unreliable)
+    # leaves the residues of that parity, once the modulus is even
+    parity = {x: domain.of(x.name).parity for x in names}
+    if modulus % 2 and any(p is not None for p in parity.values()):
+        modulus *= 2
+    choices = [[j for j in range(int(modulus)) if parity[x] is None or j % 2 == parity[x]]
+               for x in names]
+    cases = 1
+    for c in choices:
+        cases *= len(c)
+    if modulus < 2 or cases > MAX_RESIDUE_CASES:
         return None
     import itertools
     ms = {x: sympy.Dummy(f"{x.name}_q", integer=True) for x in names}
-    for residues in itertools.product(range(int(modulus)), repeat=len(names)):
+    for residues in itertools.product(*choices):
         case = {x: modulus * ms[x] + j for x, j in zip(names, residues)}
         d, _ = canonical_difference(diff.xreplace(case), sympy.Integer(0))
         if d != 0:
             return None
     which = ", ".join(x.name for x in names)
-    return (f"case split on {which} modulo {modulus} ({int(modulus) ** len(names)} cases), "
-            f"floors exact in each case", ())
+    kinds = "; ".join(f"{x.name} {'odd' if p else 'even'}" for x, p in parity.items()
+                      if p is not None)
+    return (f"case split on {which} modulo {modulus} ({cases} case{'s' if cases != 1 else ''}"
+            f"{', ' + kinds if kinds else ''}), floors exact in each case", ())
 
 
 def _closed_sum(e: Any, facts: Sequence[Any] = ()) -> Any:

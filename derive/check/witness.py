@@ -49,12 +49,19 @@ def refutation(claim: Claim, found: SearchResult, how: str = FOUND_BY) -> Verdic
 
 
 def _recheck(claim: Claim, found: SearchResult, inst: Instance) -> str:
+    from dataclasses import replace
+    if claim.original is not None:      # the claim as given, not SymPy's rebuild of it
+        claim = replace(claim, lhs=claim.original[0], rhs=claim.original[1])
     point = inst.values
     if not in_domain(claim.domain, point):
         return "the point is outside the domain"
     env = {sympy.Symbol(k): _rat(v) for k, v in point.items()}
     for c in claim.domain.constraints:
-        if c.xreplace(env) is not sympy.true:
+        try:
+            holds = c.xreplace(env) is sympy.true
+        except (ArithmeticError, ValueError, TypeError):
+            holds = False
+        if not holds:
             return f"the point breaks the assumption {sympy.sstr(c)}"
     if found.numeric or (found.undefined and found.undefined == "a side has no real value"):
         from derive.check.interval import compare
@@ -105,7 +112,17 @@ def _same(v: Any, shown: Any) -> bool:
 def _divisor_vanishes(claim: Claim, point: dict[str, Fraction]) -> bool:
     env = {s: _rat(point[s.name]) for c in claim.nonzero for s in c.free_symbols
            if s.name in point}
-    return any(c.free_symbols <= set(env) and c.xreplace(env) == 0 for c in claim.nonzero)
+    for c in claim.nonzero:
+        if not c.free_symbols <= set(env):
+            continue
+        try:
+            if _write_out(c.xreplace(env)) == 0:
+                return True
+        except ArithmeticError:      # a divisor inside the divisor is 0 there
+            return True
+        except (Declined, ValueError, TypeError):
+            continue
+    return False
 
 
 def _value(expr: Any, inst: Instance) -> Any:
@@ -114,9 +131,9 @@ def _value(expr: Any, inst: Instance) -> Any:
     try:
         env = {s: _rat(inst.values[s.name]) for s in expr.free_symbols
                if isinstance(s, sympy.Symbol) and s.name in inst.values}
-        e = _write_out(expr.xreplace(env))
-        if e.has(sympy.Derivative):
-            e = e.doit()
+        with sympy.evaluate(False):    # else SymPy sums a constant range by Karr's rule
+            e = expr.xreplace(env)
+        e = _write_out(e).doit()
         arrays = inst.arrays
 
         def entry(x: Any) -> Any:
@@ -126,7 +143,9 @@ def _value(expr: Any, inst: Instance) -> Any:
             return _rat(arrays[key][idx])
 
         e = e.replace(lambda x: isinstance(x, (sympy.Indexed, AppliedUndef)), entry)
-    except (Declined, KeyError, AttributeError, TypeError, ValueError, RecursionError):
+        e = e.doit()
+    except (Declined, KeyError, AttributeError, TypeError, ValueError, RecursionError,
+            ArithmeticError):
         return None
     if e.has(sympy.nan, sympy.zoo) or e.is_infinite:
         return UNDEFINED

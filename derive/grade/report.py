@@ -312,7 +312,8 @@ def grade(derivation: Derivation, assume: Sequence[str] = (),
                     because = note.text
                     pending_because.remove(note)
                     break
-        divisors = [_substitute(d, definitions, sympy) for d in prev.divisors + entry.divisors]
+        divisors = ([_substitute(d, definitions, sympy) for d in prev.divisors],
+                    [_substitute(d, definitions, sympy) for d in entry.divisors])
         verdict = _check_step(resolved[i - 1], resolved[i], entry.relation, in_force, budget,
                               check_exprs, divisors)
         steps.append(StepResult(len(steps) + 1, entry.line, entry.column, entry.text,
@@ -347,12 +348,13 @@ def _substitute(expr: Any, definitions: dict[str, Definition], sympy: Any) -> An
 
 
 def _check_step(lhs: Any, rhs: Any, relation: str, assume: tuple[str, ...],
-                budget: float | None, check_exprs: Any, divisors: Sequence[Any] = ()) -> Verdict:
+                budget: float | None, check_exprs: Any,
+                divisors: tuple[Sequence[Any], Sequence[Any]] = ((), ())) -> Verdict:
     if relation not in _EQUALITIES:
         return Verdict(Status.UNKNOWN, f"relation '{relation}' is not checked (only "
                                        f"equalities are)")
     try:
-        return check_exprs(lhs, rhs, assume, budget, nonzero=divisors)
+        return check_exprs(lhs, rhs, assume, budget, divisors=divisors)
     except DeriveError as exc:
         return Verdict(Status.ERROR, str(exc))
     except RecursionError:

@@ -426,7 +426,11 @@ def _write_out(e: Any) -> Any:
             raise Declined("sum limits are not integers at this point")
         if int(hi) - int(lo) > MAX_SUM_TERMS:
             raise Declined("sum too long to expand")
-        terms = [_write_out(body.xreplace({var: sympy.Integer(k)}))
+        # an inner sum may bind the same name again (Sum(Sum(j, (j, 1, j + 1)), (j, ...)):
+        # then only the free occurrences are replaced, which subs knows and xreplace not
+        shadows = any(var in t.variables for t in body.atoms(sympy.Sum, sympy.Product))
+        terms = [_write_out(body.subs(var, sympy.Integer(k)) if shadows else
+                            body.xreplace({var: sympy.Integer(k)}))
                  for k in range(int(lo), int(hi) + 1)]
         return sympy.Add(*terms) if is_sum else sympy.Mul(*terms)
     return e.func(*[_write_out(a) for a in e.args])

@@ -408,7 +408,12 @@ class _Builder:
             if right == 0:
                 raise _fail("division by zero", node, self.text)
             self.divides_by(right)
-        return op(left, right)
+        try:
+            return op(left, right)
+        except (ValueError, TypeError, RecursionError):
+            if not isinstance(node.op, ast.Mod):
+                raise
+            return sympy.Mod(left, right, evaluate=False)   # as in Mod(...) calls, below
 
     def _flat(self, node: ast.BinOp) -> Any:
         """A chain ``t0 + t1 - t2 ...`` (or ``f0 * f1 / f2 ...``) in one loop and one SymPy

@@ -163,7 +163,7 @@ def _expand(e: Any, budget: list[int] | None = None) -> Any:
         values, sign = range(lo_i, hi_i + 1), 1      # empty when hi < lo
         budget[0] -= len(values)
         if budget[0] < 0:
-            raise Undefined("sum too long to write out")
+            raise Unevaluable("sum too long to write out")
         terms = []
         for v in values:
             body = e.function.xreplace({var: sympy.Integer(v)})
@@ -472,9 +472,18 @@ class Judge:
                 point[key] = v
         for name in self.names:
             point.setdefault(name, Fraction(self.domain.of(name).lower or 1))
+        values = []
+        for side in (self.lhs, rhs):
+            try:
+                values.append(self.evaluate(side, point, arrays))
+            except Undefined:
+                # a side with no value at a point of the domain: the claim fails there
+                # (the checker reports such a side as "undefined")
+                return True
+            except (Unevaluable, sympy.ShapeError):
+                return False
         try:
-            return self.differ(self.evaluate(self.lhs, point, arrays),
-                               self.evaluate(rhs, point, arrays))
+            return self.differ(*values)
         except (Undefined, Unevaluable, sympy.ShapeError):
             return False
 

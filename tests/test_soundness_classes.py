@@ -312,3 +312,19 @@ def test_no_internal_error_leaks(tmp_path) -> None:
             verify(text, assume=assume)
         except DeriveError:
             pass
+
+
+def test_latex_divisors_are_kept_where_sympy_cancels_them(capsys, tmp_path) -> None:
+    # \frac{x}{x} is 1 once SymPy has built it; the claim is still undefined at x = 0
+    assert main(["verify", "--format", "latex", "--assume", "x >= 0", r"\frac{x}{x} = 1"]) == 1
+    assert "undefined" in capsys.readouterr().out
+    work = tmp_path / "work.tex"
+    work.write_text("% assume: x >= 0\n$$ \\frac{x}{x} = 1 $$\n")
+    assert main(["verify", "--file", str(work)]) == 1
+    assert "no value when x=0" in capsys.readouterr().out
+    batch = tmp_path / "b.jsonl"
+    batch.write_text(json.dumps({"id": "1", "claim": r"\frac{x}{x} = 1", "format": "latex",
+                                 "assume": ["x >= 0"]}) + "\n")
+    out = tmp_path / "out.jsonl"
+    main(["verify", "--batch", str(batch), "--jobs", "1", "--output", str(out)])
+    assert json.loads(out.read_text().splitlines()[0])["verdict"] == "refuted"

@@ -122,23 +122,20 @@ def _declared(symbols: set) -> list[str]:
         if s.is_commutative is False or not s.name.isidentifier() or s.name.startswith("_") or set(
                 s.assumptions0) <= {"commutative"}:
             continue
-        if s.is_integer:
-            out.append(f"{s.name} integer")
-        elif s.is_real or s.is_rational:
-            out.append(f"{s.name} real")
-        if s.is_odd:
-            out.append(f"{s.name} odd")
-        elif s.is_even:
-            out.append(f"{s.name} even")
-        if s.is_positive:
-            out.append(f"{s.name} positive")
-        elif s.is_nonnegative:
-            out.append(f"{s.name} nonnegative")
-        elif s.is_negative:
-            out.append(f"{s.name} negative")
-        elif s.is_nonpositive:
-            out.append(f"{s.name} <= 0")
+        for group in _DECLARED:      # the first fact of each group that holds
+            words = [word for fact, word in group if getattr(s, fact)]
+            if words:
+                out.append(f"{s.name} {words[0]}")
     return out
+
+
+# SymPy facts and the assumption each states, in groups of which at most one is said
+_DECLARED = (
+    (("is_integer", "integer"), ("is_real", "real"), ("is_rational", "real")),
+    (("is_odd", "odd"), ("is_even", "even")),
+    (("is_positive", "positive"), ("is_nonnegative", "nonnegative"),
+     ("is_negative", "negative"), ("is_nonpositive", "<= 0")),
+)
 
 
 def _free(e: Any) -> set:

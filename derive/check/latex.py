@@ -16,11 +16,56 @@ What is read, and how:
   ``% because: ...`` comment lines are returned as annotations.
 * Each row is a chain ``a = b \le c``; a row that starts with a relation (``&= b``)
   continues the previous row, a row that starts with an expression starts a new chain.
+  A multi-column ``align`` row ``a &= b & c &= d`` is two equations (every second ``&``
+  starts one, except eqnarray's ``a &=& b``); a row continuing a multi-column row is
+  refused (which column would it continue?).
+* A name being defined: the left-most expression of a row that starts a chain and is
+  followed by a relation, when it is one subscripted name (``r_L &= ..``, ``y_i &= ..``,
+  ``K_1 = ..``), is the plain symbol ``r_L``/``y_i``/``K_1``, as in the plain-text claim
+  language (so the grader treats it as a definition).  Everywhere else, and in
+  :func:`parse_latex_claim`, subscripts keep the meaning documented below.
 * ``\frac``/``\dfrac``/``\tfrac``, ``\sqrt``, ``\binom``; ``\lfloor``/``\rfloor``,
   ``\lceil``/``\rceil`` (with or without ``\left``/``\right``); ``( )``, ``[ ]``, ``{ }``;
   ``\left| \right|`` or ``\lvert \rvert`` for absolute values; ``^`` powers;
   ``\cdot``, ``\times``, ``/``, ``\div``, ``\bmod``/``\mod``; implicit multiplication
-  (``2P`` and ``D(K-1)`` are products, never calls).  ``a / b c`` is refused as ambiguous.
+  (``2P``, ``D(K-1)``, ``a(b+c)`` are products).  ``a / b c`` is refused as ambiguous, and
+  so are ``-a \bmod 2``, ``a \bmod b \bmod c`` and ``\sum_{k=0}^{n} w_k \bmod 2`` (write
+  parentheses).
+* Function application (an unknown function is SymPy's ``Function(name)(args)``, which the
+  checker evaluates as an arbitrary function, never as a product): a Greek letter, one of
+  ``f``, ``g``, ``h``, or a multi-letter ``\mathrm{..}``/``\text{..}`` name that is not a
+  known function, followed by ``( .. )`` is applied to it: ``\sigma(a+b)`` is
+  ``sigma(a + b)``, ``g(x, y)`` is ``g(x, y)``, ``\mathrm{ReLU}(x)`` is ``ReLU(x)``.  Any
+  letter followed by SymPy's braced ``{\left( .. \right)}`` is applied too (``y{\left(x
+  \right)}``).  A name both applied and used alone in the same text (``f(x) = f x``,
+  ``\lambda(x+y) = \lambda x + \lambda y``) is refused with both readings: write
+  ``\lambda \cdot (x + y)`` for a product.  Every other letter followed by ``( .. )`` is a
+  product (the course writes sizes so: ``D(K-1)``, ``S(n-1)``).  In a lone formula
+  without any relation (nothing is checked) ``f``/``g``/``h`` keep the product reading
+  (``f(x)`` is ``f*x``).  ``\operatorname{..}`` of an unknown name is refused.
+* Operator names without parentheses take the juxtaposed product that follows, up to the
+  next ``+``/``-``/relation, operator (``\cdot``, ``/``) or function at that level (a
+  ``\sum`` after other factors, ``\log n \sum ..``, is refused as ambiguous):
+  ``\log 2n`` is ``log(2*n)``, ``\sin 2x`` is ``sin(2*x)``, ``\ln ab`` is ``log(a*b)``,
+  ``\sin x \cos x`` is ``sin(x)*cos(x)``, ``\sin x^2`` is ``sin(x**2)``; with parentheses,
+  the argument is the parentheses: ``\log(2) n`` is ``n*log(2)``.
+* Leibniz notation is a derivative (``Derivative(expr, var)``): ``\frac{d}{dx} E``,
+  ``\frac{\mathrm{d}}{\mathrm{d}x} E``, ``\frac{\partial}{\partial w_m} E`` apply to the
+  product that follows (as a sum's body does); ``\frac{dE}{dx}`` differentiates ``E``;
+  ``\frac{d^2}{dx^2}`` is the second derivative.  The variable is a name or an array entry
+  (``w_m``).  In ``\frac{dy}{dx}`` a plain name ``y`` is an unknown function ``y(x)``, so
+  nothing specific is ever proved about it.  ``\frac{d}{d}``, ``\frac{dx}{d}`` or a
+  denominator that is not ``d`` and one variable are refused with both readings; ``d``
+  without the other half (``\frac{d}{2}``, ``\frac{a}{dx}``) is the letter ``d``;
+  ``\partial`` and ``\mathrm{d}`` outside Leibniz notation are refused.
+* Remarks: ``\text{..}`` (``\textrm``, ``\textit``, ...) juxtaposed before or after the
+  factors of a product (``2a \text{ terms}``, ``a \quad \text{done}``) is a remark, kept
+  as the link's ``because`` and never a factor; between factors it is refused.  A
+  ``\text{..}`` standing alone as an operand is a name (``\text{size}``) unless it has
+  spaces; ``\mathrm{..}`` is always a name (``C_{\text{in}}`` is ``C_in``).
+* ``e`` is Euler's number (``e^{x}`` is ``exp(x)``) unless declared a quantity: a
+  ``% symbols: e`` comment line, ``e`` in a ``% assume:`` line, a summation variable
+  ``e``, or ``e`` in the ``symbols`` argument.  ``e_1`` is a subscripted name as usual.
 * ``\sum_{k=a}^{b}`` and ``\prod``: the body is the product that follows (up to the next
   ``+``/``-`` at the same level); ``k`` inside the body *is* the bound variable (an integer
   symbol), so the sum means what it shows.
@@ -129,6 +174,7 @@ class Link:
     column: int
     text: str
     because: str = ""
+    divisors: tuple[Any, ...] = ()   # what it divides by, kept where SymPy cancelled it
 
 
 @dataclass(frozen=True)
@@ -165,7 +211,8 @@ class LatexChain:
 PARSE_BUDGET = 2.0   # seconds to build one LaTeX input (SymPy evaluates as it builds)
 
 
-def parse_latex_chain(text: str, symbols: dict[str, sympy.Symbol] | None = None) -> LatexChain:
+def parse_latex_chain(text: str, symbols: dict[str, sympy.Symbol] | None = None,
+                      *, definitions: bool = True) -> LatexChain:
     r"""Read a LaTeX formula or derivation into a chain of SymPy expressions.
 
     >>> c = parse_latex_chain(r"$$ \frac{a}{b} = a \cdot b^{-1} \le a $$")
@@ -177,7 +224,7 @@ def parse_latex_chain(text: str, symbols: dict[str, sympy.Symbol] | None = None)
     doc = _Document(_check_text(text))
     try:
         with time_limit(PARSE_BUDGET):
-            return doc.parse(symbols if symbols is not None else {})
+            return doc.parse(symbols if symbols is not None else {}, definitions)
     except BudgetExceeded:
         raise ParseError(f"this formula takes more than {PARSE_BUDGET:g} s to build; "
                          f"simplify it", text=text) from None
@@ -200,16 +247,19 @@ def parse_latex_expression(text: str, symbols: dict[str, sympy.Symbol] | None = 
     return chain.links[0].expr
 
 
-def parse_latex_claim(text: str, symbols: dict[str, sympy.Symbol] | None = None
-                      ) -> tuple[Any, Any]:
-    r"""Read ``lhs = rhs`` written in LaTeX.
+def parse_latex_claim(text: str, symbols: dict[str, sympy.Symbol] | None = None, *,
+                      divisors: list[list[Any]] | None = None) -> tuple[Any, Any]:
+    r"""Read ``lhs = rhs`` written in LaTeX; ``divisors``, when given, receives what each
+    side divides by (kept where SymPy cancelled it, as in ``rac{x}{x}``).
 
     >>> parse_latex_claim(r"\lceil a/b \rceil = \lfloor (a + b - 1)/b \rfloor")
     (ceiling(a/b), floor((a + b - 1)/b))
     """
-    chain = parse_latex_chain(text, symbols)
+    chain = parse_latex_chain(text, symbols, definitions=False)
     if len(chain.links) != 2 or chain.links[1].relation != "=":
         raise ParseError("a claim is 'lhs = rhs' with exactly one '='", text=text)
+    if divisors is not None:
+        divisors.extend([list(chain.links[0].divisors), list(chain.links[1].divisors)])
     return chain.links[0].expr, chain.links[1].expr
 
 
@@ -253,10 +303,13 @@ _ENVS = ("align", "align*", "equation", "equation*", "gather", "gather*", "multl
 _DISPLAY_OPEN = re.compile(r"\\begin\s*\{(" + "|".join(re.escape(e) for e in _ENVS) + r")\}"
                            r"|\$\$|(?<!\\)\\\[")
 _ANNOTATION = re.compile(r"^\s*(assume|because)\s*:\s*(.*?)\s*$", re.IGNORECASE)
+_RELATION_ONLY = re.compile(r"\s*(?:=|<|>|\\(?:leq|le|geq|ge|neq|ne|lt|gt|leqslant|geqslant)"
+                            r"(?![a-zA-Z]))\s*\Z")
 _ROW_BREAK = re.compile(r"\\\\\*?(?:\s*\[[^\]\n]*\])?")
 _FRAC_DIGITS = re.compile(r"\\[dtc]?frac\s*\d\d")
 _BARE_SUM = re.compile(r"\\(?:sum|prod)(?![a-zA-Z])"
                        r"(?!(?:\s*\\limits(?![a-zA-Z]))?\s*(?:_\s*\{\s*[a-zA-Z]\s*=|\^))")
+_SYMBOLS = re.compile(r"^\s*symbols\s*:\s*(.*?)\s*$", re.IGNORECASE)
 _NAME_CONTENT = re.compile(r"\\(\w+)\s*\{([^{}]*)\}")
 
 
@@ -267,6 +320,7 @@ class _Document:
         self.text = text
         self.line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
         self.annotations: list[Annotation] = []
+        self.declared: set[str] = set()   # names declared as quantities (% symbols: e)
         self.clean = self._strip_comments(text)
 
     # -- positions ---------------------------------------------------------------------
@@ -298,6 +352,11 @@ class _Document:
             m = _ANNOTATION.match(comment)
             if m and m.group(2):
                 self.annotations.append(Annotation(m.group(1).lower(), m.group(2), number))
+                if m.group(1).lower() == "assume":
+                    self.declared.update(re.findall(r"(?<![\\\w])e(?!\w)", m.group(2)))
+            m = _SYMBOLS.match(comment)
+            if m:
+                self.declared.update(re.findall(r"[A-Za-z]\w*", m.group(1)))
             out.append(line[:cut] + " " * (len(line) - cut))
         return "\n".join(out)
 
@@ -340,15 +399,16 @@ class _Document:
             pos = end + 1
         return inline or [(0, len(text))]
 
-    def rows(self) -> list[tuple[int, int, str]]:
-        """(start, end, justification) of every row of every span."""
-        rows: list[tuple[int, int, str]] = []
+    def rows(self) -> list[tuple[int, int, str, int]]:
+        """(start, end, justification, column) of every row (every equation column of a
+        multi-column ``align`` row) of every span."""
+        rows: list[tuple[int, int, str, int]] = []
         for start, end in self.spans():
             pos = start
             for brk in _row_breaks(self.clean, start, end):
-                rows.append(self._row(pos, brk.start()))
+                rows.extend(self._columns(*self._row(pos, brk.start())))
                 pos = brk.end()
-            rows.append(self._row(pos, end))
+            rows.extend(self._columns(*self._row(pos, end)))
             if len(rows) > MAX_ROWS:
                 raise self.error(f"more than {MAX_ROWS:,} rows; the limit is {MAX_ROWS:,}",
                                  start)
@@ -377,12 +437,49 @@ class _Document:
             i += 1
         return start, end, ""
 
+    def _columns(self, start: int, end: int, because: str) -> list[tuple[int, int, str, int]]:
+        """The equations of one ``align`` row: ``a &= b & c &= d`` is two equations (every
+        second ``&`` at brace depth 0 starts a new one, unless only a relation stands
+        between it and the one before, as in eqnarray's ``a &=& b``)."""
+        text = self.clean
+        marks: list[int] = []
+        depth = 0
+        i = start
+        while i < end:
+            ch = text[i]
+            if ch == "\\":
+                i += 2
+                continue
+            if ch == "{":
+                depth += 1
+            elif ch == "}":
+                depth -= 1
+            elif ch == "&" and depth == 0:
+                marks.append(i)
+            i += 1
+        cuts = []
+        for k in range(1, len(marks), 2):
+            between = text[marks[k - 1] + 1:marks[k]]
+            if _RELATION_ONLY.match(between):
+                continue
+            cuts.append(marks[k])
+        out = []
+        pos = start
+        for n, cut in enumerate(cuts):
+            out.append((pos, cut, "", n))
+            pos = cut + 1
+        out.append((pos, end, because, len(cuts)))
+        return out
+
     # -- parsing -----------------------------------------------------------------------
-    def parse(self, symbols: dict[str, sympy.Symbol]) -> LatexChain:
+    def parse(self, symbols: dict[str, sympy.Symbol], definitions: bool = True) -> LatexChain:
         from lark.exceptions import LarkError
 
         trees = []
-        for start, end, because in self.rows():
+        multi = False      # the previous row had several equation columns
+        for start, end, because, column in self.rows():
+            if column and not self.clean[start:end].strip():
+                continue
             if not self.clean[start:end].strip():
                 continue
             self._check_nesting(start, end)
@@ -394,15 +491,28 @@ class _Document:
             except RecursionError:
                 raise self.error("formula nested too deeply", start) from None
             self._check_depth(tree, start)
+            leads = bool(tree.children) and getattr(tree.children[0], "type", None) == "REL"
+            if leads and (column or multi):
+                raise self.error("a row that continues a multi-column align row is ambiguous "
+                                 "(which column does it continue?); write one equation "
+                                 "per row", start + _start(tree.children[0]))
+            multi = column > 0
             trees.append((tree, start, because))
         if not trees:
             raise ParseError("no formula found (the LaTeX input is empty)", text=self.text)
         indexed = _indexed_bases(tree for tree, _, _ in trees)
+        lone = len(trees) == 1 and not any(
+            getattr(c, "type", None) == "REL" for c in trees[0][0].children)
+        functions = _function_uses(self, [(t, s) for t, s, _ in trees], lone)
         links: list[Link] = []
-        for tree, start, because in trees:
-            builder = _Builder(self, start, indexed, symbols)
+        for t, (tree, start, because) in enumerate(trees):
+            builder = _Builder(self, start, indexed, symbols, functions)
+            # a name being defined: the left-most expression of a row that starts a chain
+            followed = any(getattr(c, "type", None) == "REL" for c in tree.children[1:]) or (
+                t + 1 < len(trees) and bool(trees[t + 1][0].children)
+                and getattr(trees[t + 1][0].children[0], "type", None) == "REL")
             try:
-                row_links = builder.row(tree)
+                row_links = builder.row(tree, definitions and followed)
             except RecursionError:
                 raise self.error("formula nested too deeply", start) from None
             except ParseError:
@@ -697,12 +807,15 @@ class _Builder:
     """Translate one row's tree into SymPy, with summation variables in scope."""
 
     def __init__(self, doc: _Document, offset: int, indexed: set[str],
-                 symbols: dict[str, sympy.Symbol]) -> None:
+                 symbols: dict[str, sympy.Symbol], functions: set[str] | None = None) -> None:
         self.doc = doc
         self.offset = offset
         self.indexed = indexed
         self.symbols = symbols
+        self.functions = functions or set()   # names applied as unknown functions
         self.bound: dict[str, sympy.Symbol] = {}
+        self.remarks: list[str] = []           # \text{..} remarks of the link being built
+        self.divisors: list[Any] = []          # what the link divides by (x/x is 1 built)
 
     # -- helpers -----------------------------------------------------------------------
     def fail(self, message: str, node: Any) -> ParseError:
@@ -719,7 +832,7 @@ class _Builder:
         return self.symbols[name]
 
     # -- rows --------------------------------------------------------------------------
-    def row(self, tree: Any) -> list[Link]:
+    def row(self, tree: Any, definitions: bool = True) -> list[Link]:
         links: list[Link] = []
         relation: str | None = None
         for child in tree.children:
@@ -727,12 +840,43 @@ class _Builder:
                 relation = _RELATIONS[str(child)]
                 continue
             line, column = self.doc.position(self.offset + _start(child))
-            links.append(Link(self.build(child), relation, line, column,
-                              " ".join(self.source(child).split())))
+            self.remarks, self.divisors = [], []
+            name = self.defined_name(child) if (definitions and not links
+                                                and relation is None) else None
+            value = name if name is not None else self.build(child)
+            links.append(Link(value, relation, line, column,
+                              " ".join(self.source(child).split()),
+                              "; ".join(self.remarks), tuple(self.divisors)))
             relation = None
         if relation is not None:
             raise self.fail(f"nothing after '{relation}'", tree.children[-1])
         return links
+
+    def defined_name(self, node: Any) -> Any:
+        """``r_L`` / ``y_i`` / ``y_{i}`` starting a chain: the plain symbol ``r_L``, a name
+        being defined (as in the plain-text claim language), not an array entry."""
+        from lark import Token, Tree
+
+        if not (isinstance(node, Tree) and node.data == "script"
+                and [str(m) for m in node.children[1::2]] == ["_"]):
+            return None
+        base = _base_name(node.children[0])
+        if base is None or not _IDENT.match(base) or base in self.functions:
+            return None
+        kind, data = _classify_subscript(node.children[2])
+        if kind == "literal" and len(data) == 1 or kind == "name" and _IDENT.match(data[0]):
+            return self.symbol(f"{base}_{data if kind == 'literal' else data[0]}")
+        if kind != "index":
+            return None
+        if len(data) != 1:
+            return None
+        item = data[0]
+        if isinstance(item, Tree) and item.data in ("letter", "greek"):
+            item = item.children[0]
+        if not isinstance(item, Token) or item.type not in ("LETTER", "GREEK"):
+            return None
+        suffix = str(item)[1:] if item.type == "GREEK" else str(item)
+        return self.symbol(f"{base}_{_GREEK_ALIASES.get(suffix, suffix)}")
 
     # -- dispatch ----------------------------------------------------------------------
     def build(self, node: Any) -> Any:
@@ -749,6 +893,9 @@ class _Builder:
         if tok.type == "NUMBER":
             return self.number(tok)
         if tok.type == "LETTER":
+            if (str(tok) == "e" and "e" not in self.bound and "e" not in self.doc.declared
+                    and "e" not in self.symbols):
+                return sympy.E    # Euler's number, unless declared (% symbols: e)
             return self.symbol(str(tok))
         if tok.type == "GREEK":
             name = str(tok)[1:]
@@ -768,6 +915,9 @@ class _Builder:
 
     def name(self, tok: Any) -> Any:
         name = _name_of_command(str(tok))
+        if _is_text_command(tok) and _raw_content(str(tok)) != name:
+            raise self.fail(f"{str(tok)!r} is a remark, not a quantity name; put remarks "
+                            "after && or in a '% because:' comment", tok)
         if str(tok).startswith(r"\operatorname") or name in _MATH_FUNCTIONS or \
                 name in _engine_functions():
             raise self.fail(f"function {name!r} needs its arguments in parentheses", tok)
@@ -785,6 +935,10 @@ class _Builder:
         return self.token(node.children[0])
 
     _greek = _constant = _letter
+
+    def _diff(self, node: Any) -> Any:
+        raise self.fail(f"the differential {node.children[0]} is read only in Leibniz "
+                        r"notation, \frac{d}{dx} ... or \frac{dy}{dx}", node)
 
     def _name(self, node: Any) -> Any:
         return self.name(node.children[0])
@@ -821,8 +975,68 @@ class _Builder:
         return sympy.Abs(self.build(node.children[1]))
 
     def _frac(self, node: Any) -> Any:
+        leibniz = self.leibniz(node)
+        if leibniz is not None:
+            operand, var, order = leibniz
+            if operand is None:
+                raise self.fail(f"the derivative {' '.join(self.source(node).split())} needs "
+                                "an expression after it", node)
+            return sympy.Derivative(operand, (var, order))
         num, den = self.frac_arg(node.children[1]), self.frac_arg(node.children[2])
         return self.divide(num, den, node.children[2])
+
+    def leibniz(self, node: Any) -> tuple[Any, Any, int] | None:
+        """``(operand or None, variable, order)`` when the fraction ``node`` is Leibniz
+        notation (``\\frac{d}{dx}``, ``\\frac{dy}{dx}``, ``\\frac{\\partial L}{\\partial w_k}``,
+        ``\\frac{d^2}{dx^2}``); ``None`` for an ordinary fraction."""
+        num, den = _unwrap(node.children[1]), _unwrap(node.children[2])
+        num_items, den_items = _flatten(num), _flatten(den)
+        n_kind, n_order = _differential(num_items[0][1])
+        d_kind, _ = _differential(den_items[0][1])
+        if n_kind is None and d_kind is None:
+            return None
+        if n_kind is None or d_kind is None:
+            if "operator" in (n_kind, d_kind):
+                raise self.fail(r"a differential (\partial, \mathrm{d}) on one side of a "
+                                r"fraction only; a derivative is \frac{d}{dx} or "
+                                r"\frac{dy}{dx}", node)
+            return None     # \frac{d}{2}, \frac{a}{dx}: an ordinary fraction of the letter d
+        text = " ".join(self.source(node).split())
+        both = (f"{text} reads either as a derivative or as a fraction of the letter d; "
+                r"write \frac{d}{dx} (or \frac{dy}{dx}) for a derivative, or "
+                r"\frac{d \cdot y}{d \cdot x} for a fraction")
+        if len(den_items) != 2 or den_items[1][0] != "implicit":
+            raise self.fail(f"ambiguous: {both}", node)
+        if any(op != "implicit" for op, _ in num_items[1:]):
+            raise self.fail(f"ambiguous: {both}", node)
+        var, d_order = self.derivative_variable(den_items[1][1], node)
+        if d_order != n_order:
+            raise self.fail(f"the orders of {text} differ ({n_order} above, {d_order} below)",
+                            node)
+        if len(num_items) == 1:
+            return None, var, n_order
+        operand = self.product([("first", num_items[1][1])] + num_items[2:])
+        if isinstance(operand, sympy.Symbol) and operand != var and operand.name not in (
+                str(s) for s in self.bound.values()):
+            operand = sympy.Function(operand.name)(var)   # y of dy/dx: an unknown function of x
+        return operand, var, n_order
+
+    def derivative_variable(self, node: Any, frac: Any) -> tuple[Any, int]:
+        from lark import Tree
+
+        order = 1
+        if isinstance(node, Tree) and node.data == "script" and str(node.children[-2]) == "^":
+            sup = self.build(node.children[-1])
+            if not (sup.is_Integer and 1 <= int(sup) <= 10):
+                raise self.fail("the order of a derivative is a small positive integer", node)
+            order = int(sup)
+            rest = node.children[:-2]
+            node = rest[0] if len(rest) == 1 else Tree("script", rest, node.meta)
+        var = self.build(node)
+        if not isinstance(var, (sympy.Symbol, sympy.Indexed)):
+            raise self.fail(f"a derivative is taken with respect to a name or an array entry, "
+                            f"not {sympy.sstr(var)}", node)
+        return var, order
 
     def frac_arg(self, node: Any) -> Any:
         from lark import Tree
@@ -850,7 +1064,15 @@ class _Builder:
     def divide(self, num: Any, den: Any, node: Any) -> Any:
         if den == 0:
             raise self.fail("division by zero", node)
+        self.divides_by(den)
         return num / den
+
+    def divides_by(self, den: Any) -> None:
+        """Record a divisor before SymPy can cancel it (the checker needs it non-zero);
+        one that depends on a summation variable is left to the evaluator's terms."""
+        if isinstance(den, sympy.Basic) and den.free_symbols and not (
+                den.free_symbols & set(self.bound.values())):
+            self.divisors.append(den)
 
     # -- sums and signs ----------------------------------------------------------------
     def _add(self, node: Any) -> Any:
@@ -868,7 +1090,13 @@ class _Builder:
     _sub = _add
 
     def _neg(self, node: Any) -> Any:
-        return -self.build(node.children[1])
+        inner = node.children[1]
+        if any(op in (r"\bmod", r"\mod") for op, _ in _flatten(inner)):
+            text = " ".join(self.source(inner).split())
+            raise self.fail(f"'-{text}' is ambiguous: write (-...) \\bmod ... for the remainder "
+                            f"of the negative number, or -(... \\bmod ...) for the negative "
+                            f"of the remainder", node)
+        return -self.build(inner)
 
     def _pos(self, node: Any) -> Any:
         return self.build(node.children[1])
@@ -886,17 +1114,80 @@ class _Builder:
 
     _implicit = _binop
 
+    def strip_remarks(self, items: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
+        """``\\text{..}`` juxtaposed before or after the factors of a product is a remark,
+        not a factor; between factors it is refused."""
+        marks = [_is_remark(node) for _, node in items]
+        if len(items) < 2 or all(marks) or not any(marks):
+            return items
+        lo, hi = 0, len(items)
+        while marks[lo]:
+            lo += 1
+        while marks[hi - 1]:
+            hi -= 1
+        for k, (op, node) in enumerate(items):
+            if k > 0 and marks[k] and op != "implicit" or marks[k] and lo <= k < hi:
+                raise self.fail(f"{' '.join(self.source(node).split())!r} between factors is "
+                                "neither a quantity nor a remark; put remarks after && or in "
+                                "a '% because:' comment", node)
+            if marks[k]:
+                self.remarks.append(_plain_words(self.source(node)))
+        if lo < len(items) and items[lo][0] != "implicit" and lo > 0:
+            raise self.fail("a remark cannot be followed by an operator", items[lo][1])
+        kept = items[lo:hi]
+        return [("first", kept[0][1])] + kept[1:]
+
     def product(self, items: list[tuple[str, Any]]) -> Any:
-        # 1. function calls: a function followed by its argument(s)
+        from lark import Tree
+
+        items = self.strip_remarks(items)
+        # 1. function calls: a function followed by its argument(s); derivative operators
         values: list[tuple[str, Any, Any]] = []   # (operator, value, node)
         i = 0
         while i < len(items):
             op, node = items[i]
+            if isinstance(node, Tree) and node.data == "frac":
+                leibniz = self.leibniz(node)
+                if leibniz is not None:
+                    operand, var, order = leibniz
+                    if operand is None:    # d/dx applies to the rest of the product
+                        if i + 1 >= len(items) or items[i + 1][0] != "implicit":
+                            raise self.fail(f"the derivative "
+                                            f"{' '.join(self.source(node).split())} needs an "
+                                            "expression right after it", node)
+                        operand = self.product([("first", items[i + 1][1])] + items[i + 2:])
+                        i = len(items)
+                    else:
+                        i += 1
+                    values.append((op, sympy.Derivative(operand, (var, order)), node))
+                    continue
             function = self.callable(node)
             if function is not None:
                 if i + 1 >= len(items) or items[i + 1][0] != "implicit":
                     raise self.fail(f"function {function[0]} needs an argument", node)
+                if function[2] == 1 and not _is_call_argument(items[i + 1][1]):
+                    # \log 2n is log(2n): the argument runs over the juxtaposed factors
+                    j = i + 1
+                    while (j < len(items) and items[j][0] == "implicit"
+                           and self.callable(items[j][1]) is None
+                           and not (_is_frac(items[j][1]) and self.leibniz(items[j][1]))):
+                        if j > i + 1 and _is_bigop(items[j][1]):
+                            raise self.fail(f"ambiguous: write {function[0]}(..) followed by "
+                                            r"the \sum, or the whole argument in parentheses",
+                                            items[j][1])
+                        j += 1
+                    arg = self.product([("first", items[i + 1][1])] + items[i + 2:j])
+                    values.append((op, self.call(function, node, None, arg), node))
+                    i = j
+                    continue
                 values.append((op, self.call(function, node, items[i + 1][1]), node))
+                i += 2
+                continue
+            name = (_applied_name(node, items[i + 1][1]) if i + 1 < len(items)
+                    and items[i + 1][0] == "implicit" else None)
+            if name is not None and name in self.functions:
+                unknown = (name, sympy.Function(name), None, None)
+                values.append((op, self.call(unknown, node, items[i + 1][1]), node))
                 i += 2
                 continue
             if op == "implicit" and _is_bare_number(node):
@@ -914,8 +1205,11 @@ class _Builder:
             if op in ("/", r"\div"):
                 result = self.divide(result, value, node)
             elif op in (r"\bmod", r"\mod"):
+                if previous in (r"\bmod", r"\mod"):
+                    raise self.fail(r"'a \bmod b \bmod c' is ambiguous; write parentheses", node)
                 if value == 0:
                     raise self.fail("modulo zero", node)
+                self.divides_by(value)
                 result = sympy.Mod(result, value)
             else:
                 result = result * value
@@ -959,11 +1253,21 @@ class _Builder:
             builder, arity = None, None
         return name, builder, arity, base
 
-    def call(self, function: tuple[str, Any, int | None, Any], fnode: Any, arg: Any) -> Any:
+    def call(self, function: tuple[str, Any, int | None, Any], fnode: Any, arg: Any,
+             built: Any = None) -> Any:
         from lark import Tree
 
         name, builder, arity, base = function
         power = None
+        arg = _brace_paren(arg)
+        if built is not None:
+            args = [built]
+            if base is not None:
+                args = args + [self.build(_subarg_node(base))]
+            try:
+                return builder(*args)
+            except Exception as exc:  # a SymPy refusal of these arguments is bad input
+                raise self.fail(f"wrong arguments for {name}: {exc}", fnode) from None
         if isinstance(arg, Tree) and arg.data == "script" and isinstance(
                 arg.children[0], Tree) and arg.children[0].data == "paren":
             markers = [str(m) for m in arg.children[1::2]]
@@ -1092,6 +1396,10 @@ class _Builder:
     def bigop(self, op: Any, *, var: Any, rel: Any, lower: Any, upper: Any, body: Any) -> Any:
         if str(rel) != "=":
             raise self.fail(r"the range of a sum is written \sum_{k=a}^{b}", rel)
+        if any(op in (r"\bmod", r"\mod") for op, _ in _flatten(body)):
+            raise self.fail(r"'\bmod' after a sum's body is ambiguous: write "
+                            r"\left(\sum ...\right) \bmod m for the remainder of the sum, or "
+                            r"\sum \left(... \bmod m\right) for a sum of remainders", op)
         lo, hi = self.build(lower), self.build(upper)
         name = str(var)
         index = sympy.Symbol(name, integer=True)
@@ -1103,6 +1411,178 @@ class _Builder:
             self.bound = saved
         kind = sympy.Sum if str(op).startswith(r"\sum") else sympy.Product
         return kind(value, (index, lo, hi))
+
+
+def _unwrap(node: Any) -> Any:
+    from lark import Tree
+
+    while isinstance(node, Tree) and node.data == "group":
+        node = node.children[1]
+    return node
+
+
+def _flatten(node: Any) -> list[tuple[str, Any]]:
+    """The factors of a product node as (operator, node), the first with ``"first"``."""
+    from lark import Tree
+
+    items: list[tuple[str, Any]] = []
+    while isinstance(node, Tree) and _family(node.data) == "product":
+        op = "implicit" if node.data == "implicit" else str(node.children[1])
+        items.append((op, node.children[-1]))
+        node = node.children[0]
+    items.append(("first", node))
+    items.reverse()
+    return items
+
+
+def _differential(node: Any) -> tuple[str | None, int]:
+    """("d", order) for the letter d (or d^n), ("operator", order) for \\partial or
+    \\mathrm{d}, (None, 1) for anything else."""
+    from lark import Tree
+
+    order = 1
+    if (isinstance(node, Tree) and node.data == "script"
+            and [str(m) for m in node.children[1::2]] == ["^"]):
+        sup = node.children[2]
+        if not (isinstance(sup, Tree) and sup.data == "number" and sup.children[0].isdigit()):
+            return None, 1
+        order = int(sup.children[0])
+        node = node.children[0]
+    if isinstance(node, Tree) and node.data == "diff":
+        return "operator", order
+    if isinstance(node, Tree) and node.data == "letter" and str(node.children[0]) == "d":
+        return "d", order
+    return None, 1
+
+
+def _is_bigop(node: Any) -> bool:
+    from lark import Tree
+
+    return isinstance(node, Tree) and node.data.startswith("bigop")
+
+
+def _is_frac(node: Any) -> bool:
+    from lark import Tree
+
+    return isinstance(node, Tree) and node.data == "frac"
+
+
+def _brace_paren(node: Any) -> Any:
+    """``{( .. )}`` -> ``( .. )``; anything else unchanged."""
+    from lark import Tree
+
+    inner = _unwrap(node)
+    if isinstance(inner, Tree) and inner.data == "paren":
+        return inner
+    return node
+
+
+def _is_call_argument(node: Any) -> bool:
+    """``( .. )`` or ``( .. )^n`` right after a function (also in braces, as SymPy prints
+    ``\\sigma{\\left(x \\right)}``)."""
+    from lark import Tree
+
+    node = _brace_paren(node)
+    if isinstance(node, Tree) and node.data == "script" and isinstance(
+            node.children[0], Tree) and node.children[0].data == "paren":
+        return True
+    return isinstance(node, Tree) and node.data == "paren"
+
+
+
+
+def _is_text_command(tok: Any) -> bool:
+    return re.match(r"\\text(?:rm|it|sf|bf)?\s*\{", str(tok)) is not None
+
+
+def _raw_content(token: str) -> str:
+    m = _NAME_CONTENT.match(token)
+    return (m.group(2) if m else "").replace(r"\_", "_")
+
+
+def _is_remark(node: Any) -> bool:
+    from lark import Tree
+
+    return isinstance(node, Tree) and node.data == "name" and _is_text_command(node.children[0])
+
+
+# Single Latin letters that are functions when applied to parentheses (other letters
+# followed by parentheses are products, as in D(K-1) and a(b+c)).
+_FUNCTION_LETTERS = frozenset("fgh")
+
+
+def _applied_name(left: Any, right: Any, lone: bool = False) -> str | None:
+    """The function name when ``left right`` is an application: ``right`` is ``( .. )`` and
+    ``left`` a function name (f, g, h only outside a lone formula), or ``right`` is SymPy's
+    braced ``{\\left( .. \\right)}`` and ``left`` any letter or name."""
+    from lark import Tree
+
+    if not _is_call_argument(right):
+        return None
+    inner = right.children[0] if (isinstance(right, Tree) and right.data == "script") else right
+    braced = isinstance(inner, Tree) and inner.data == "group"
+    if braced and isinstance(left, Tree) and left.data == "letter":
+        return str(left.children[0])
+    return _function_name(left, letters=not lone)
+
+
+def _function_name(node: Any, letters: bool = True) -> str | None:
+    """The name of a node that is a function when parentheses follow it: a Greek letter,
+    f, g or h, or a multi-letter \\mathrm/\\text name that is not a known function."""
+    from lark import Tree
+
+    if not isinstance(node, Tree):
+        return None
+    if node.data == "greek":
+        name = str(node.children[0])[1:]
+        return _GREEK_ALIASES.get(name, name)
+    if node.data == "letter" and letters and str(node.children[0]) in _FUNCTION_LETTERS:
+        return str(node.children[0])
+    if node.data == "name" and not str(node.children[0]).startswith(r"\operatorname"):
+        name = _name_of_command(str(node.children[0]))
+        if (len(name) > 1 and _IDENT.match(name) and name not in _MATH_FUNCTIONS
+                and name not in _engine_functions()):
+            return name
+    return None
+
+
+def _function_uses(doc: "_Document", trees: list[tuple[Any, int]], lone: bool) -> set[str]:
+    """Names applied to parentheses somewhere in the document (unknown functions).  A name
+    both applied and used alone is refused as ambiguous.  In a lone formula without a
+    relation (nothing is checked), f, g and h keep the product reading."""
+    from lark import Tree
+
+    applied: dict[str, tuple[Any, int]] = {}
+    heads: set[int] = set()
+    for tree, start in trees:
+        for node in tree.iter_subtrees():
+            if node.data == "implicit":
+                left = node.children[0]
+                if isinstance(left, Tree) and _family(left.data) == "product":
+                    left = left.children[-1]
+                name = _applied_name(left, node.children[1], lone)
+                if name is not None:
+                    applied.setdefault(name, (left, start))
+                    heads.add(id(left))
+            elif node.data == "script" and any(str(m) == "_" for m in node.children[1::2]):
+                heads.add(id(node.children[0]))
+    if not applied:
+        return set()
+    for tree, start in trees:
+        for node in tree.iter_subtrees():
+            if id(node) in heads:
+                continue
+            name = _function_name(node) if node.data != "letter" else (
+                str(node.children[0]) if str(node.children[0]) in applied else None)
+            if name in applied:
+                where, offset = applied[name]
+                shown = " ".join(doc.text[offset + _start(where):offset + _end(where)].split())
+                raise doc.error(f"'{shown}' is ambiguous: it is applied to an argument here and "
+                                f"used as a quantity at line {doc.position(offset + _start(node))[0]}, "
+                                f"column {doc.position(offset + _start(node))[1]}; "
+                                f"write {shown} \\cdot (...) for a product, or use {shown} only "
+                                f"as a function, {shown}(...)", offset + _start(where))
+    return set(applied)
 
 
 def _subarg_node(subarg: Any) -> Any:

@@ -110,19 +110,7 @@ def _same(v: Any, shown: Any) -> bool:
 
 
 def _divisor_vanishes(claim: Claim, point: dict[str, Fraction]) -> bool:
-    env = {s: _rat(point[s.name]) for c in claim.nonzero for s in c.free_symbols
-           if s.name in point}
-    for c in claim.nonzero:
-        if not c.free_symbols <= set(env):
-            continue
-        try:
-            if _write_out(c.xreplace(env)) == 0:
-                return True
-        except ArithmeticError:      # a divisor inside the divisor is 0 there
-            return True
-        except (Declined, ValueError, TypeError):
-            continue
-    return False
+    return any(_vanishes(c, point) for c in claim.nonzero)
 
 
 def _value(expr: Any, inst: Instance) -> Any:
@@ -155,10 +143,16 @@ def _value(expr: Any, inst: Instance) -> Any:
 
 
 def _hint(claim: Claim, found: SearchResult) -> str:
-    """An assumption that excludes the counterexample (a bound when the value sits at the
-    end of its range)."""
+    """An assumption that excludes the counterexample: on a symbol of the divisor that
+    vanishes there (any symbol when it is not a divisor), a bound when the value sits at
+    the end of its range, else ``!=``."""
     point = found.counterexample or {}
     names = sorted(n for n in point if n in claim.domain.symbols)
+    env = {k: Fraction(v) for k, v in point.items() if k in claim.domain.symbols}
+    culprits = [d for d in claim.nonzero if _vanishes(d, env)]
+    if culprits:
+        mentioned = {s.name for d in culprits for s in d.free_symbols}
+        names = [n for n in names if n in mentioned] or names
     for name in names:
         d, v = claim.domain.of(name), Fraction(point[name])
         if d.integer and d.lower is not None and v == d.lower:
@@ -166,6 +160,16 @@ def _hint(claim: Claim, found: SearchResult) -> str:
         if d.integer and d.upper is not None and v == d.upper:
             return f"{name} <= {_plain(v - 1)}"
     return f"{names[0]} != {_plain(Fraction(point[names[0]]))}" if names else "a narrower domain"
+
+
+def _vanishes(divisor: Any, env: dict[str, Fraction]) -> bool:
+    if not {s.name for s in divisor.free_symbols} <= set(env):
+        return False
+    try:
+        return _write_out(divisor.xreplace({s: _rat(env[s.name])
+                                            for s in divisor.free_symbols})) == 0
+    except (ArithmeticError, Declined, ValueError, TypeError):
+        return True
 
 
 def _plain(v: Fraction) -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -16,13 +17,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("claim", nargs="?", help='e.g. "ceiling(a/b) == floor((a + b - 1)/b)"')
     p.add_argument("--assume", action="append", default=[], metavar="TEXT",
                    help='an assumption such as "s >= 2", "p >= 0", "x real" (repeatable)')
+    p.add_argument("--given", action="append", default=[], metavar="NAME=VALUE",
+                   help='fix symbols\' values, e.g. "H=32, K=5" (each becomes H == 32)')
     p.add_argument("--json", action="store_true", help="print the verdict as JSON")
     p.add_argument("--budget", type=float, default=None, metavar="SECONDS",
                    help="time budget per claim (default 4)")
     p.add_argument("--file", metavar="PATH",
                    help="check a derivation written one line per step (.txt) or in LaTeX (.tex)")
     p.add_argument("--format", choices=("text", "latex"), default=None,
-                   help="format of --file (default: from the file name)")
+                   help="format of --file (default: from the file name) or of the claim "
+                        "(latex: a one-line claim such as '\\frac{a}{b} = c')")
     p.add_argument("--batch", metavar="JSONL",
                    help="grade many claims/derivations, one JSON object per line")
     p.add_argument("--jobs", type=int, default=2, help="worker processes for --batch")
@@ -39,6 +43,13 @@ def run(args: argparse.Namespace) -> int:
     if args.budget is not None and not 0 < args.budget <= 3600:
         raise InputError(f"got --budget={args.budget}; the budget must be a number of seconds "
                          f"above 0 and at most 3600")
+    if args.given:
+        from derive.grade.reader import given_assumptions, split_assumptions
+        try:
+            args.assume = list(args.assume) + [a for g in args.given for a in split_assumptions(
+                given_assumptions(g, "--given"))]
+        except DeriveError as exc:
+            return _bad_input(args, exc)
     if args.batch:
         from derive.grade.batch import run_batch_command
         return run_batch_command(args.batch, jobs=args.jobs, output=args.output,
@@ -55,15 +66,37 @@ def run(args: argparse.Namespace) -> int:
             print(report.explain())
         return report.exit_code
     from derive.check.engine import verify
+    from derive.grade.reader import claim_text, split_assumptions
+    args.assume = [a for item in args.assume for a in split_assumptions(item)]
     try:
-        verdict = verify(args.claim, assume=args.assume, budget=args.budget)
+        if args.format == "latex":
+            from derive.check.latex import parse_latex_claim
+            from derive.check.engine import check_exprs
+            found: list = []
+            sides = parse_latex_claim(args.claim, divisors=found)
+            verdict = check_exprs(*sides, args.assume, args.budget, divisors=(found[0], found[1]))
+            verdict = replace(verdict, claim=verdict.claim or args.claim)
+        else:
+            from derive.check.parse import parse_claim
+            text = claim_text(args.claim)
+            verdict = verify(text, assume=args.assume, budget=args.budget)
+            sides = parse_claim(text)
     except DeriveError as exc:
         return _bad_input(args, exc)
+    read_as = _reading(sides)
     if args.json:
-        print(json.dumps(verdict.to_dict(), indent=2, sort_keys=True))
+        print(json.dumps({**verdict.to_dict(), "read_as": read_as}, indent=2, sort_keys=True))
     else:
         print(verdict.explain())
+        print(f"read as: {read_as['text']}")
     return verdict.exit_code
+
+
+def _reading(sides: tuple) -> dict[str, str]:
+    """The claim as the engine read it, in plain text and LaTeX."""
+    from derive.grade.report import reading
+    lhs, rhs = reading(sides[0]), reading(sides[1])
+    return {"text": f"{lhs['text']} == {rhs['text']}", "latex": f"{lhs['latex']} = {rhs['latex']}"}
 
 
 def _bad_input(args: argparse.Namespace, exc: Exception) -> int:

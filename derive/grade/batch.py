@@ -100,7 +100,8 @@ def _grade_object(item: dict[str, Any], number: int, assume: Sequence[str],
     if not isinstance(extra, list) or not all(isinstance(a, str) for a in extra):
         raise InputError(f"line {number}: \"assume\" must be a list of texts such as "
                          f"\"s >= 2\"")
-    in_force = list(assume) + extra
+    from derive.grade.reader import claim_text, split_assumptions
+    in_force = [a for text in list(assume) + extra for a in split_assumptions(text)]
     fmt = item.get("format")
     if fmt not in (None, "text", "latex"):
         raise InputError(f"line {number}: got format={fmt!r}; use \"text\" or \"latex\"")
@@ -115,11 +116,15 @@ def _grade_object(item: dict[str, Any], number: int, assume: Sequence[str],
     if has_claim:
         from derive.check.engine import verify
 
-        claim: Any = text
+        claim: Any = text if fmt == "latex" else claim_text(text)
         if fmt == "latex":
+            from derive.check.engine import check_exprs
             from derive.check.latex import parse_latex_claim
-            claim = parse_latex_claim(text)
-        verdict = verify(claim, assume=in_force, budget=budget)
+            found: list = []
+            lhs, rhs = parse_latex_claim(text, divisors=found)
+            verdict = check_exprs(lhs, rhs, in_force, budget, divisors=(found[0], found[1]))
+        else:
+            verdict = verify(claim, assume=in_force, budget=budget)
         out = verdict.to_dict()
         if fmt == "latex":
             out["claim"] = text

@@ -24,9 +24,19 @@ The plain-text format, one expression per line::
 * ``NAME = expr`` with a name that does not occur in ``expr`` *defines* ``NAME`` (not
   checked), so ``H_out = ...`` can start a derivation; see :mod:`derive.grade.report`;
 * ``# assume: s >= 2`` applies to every step written below it (several assumptions are
-  separated by ``;``); ``# because: ...`` is the justification of the next step, and
+  separated by ``;``; ``H = 32`` in an assumption means ``H == 32``); ``# given: H = 32,
+  K = 5`` fixes those symbols' values for the steps below it (each becomes the assumption
+  ``H == 32``); ``# because: ...`` is the justification of the next step, and
   ``expr  # because: ...`` that of the step ending on that line; other ``#`` text is a
   comment.
+
+Text pasted from a PDF or written by hand is tolerated (:func:`normalise_paste`): ``⌊x⌋``
+and ``⌈x⌉`` are floor and ceiling, ``−`` is ``-``, ``×`` and ``·`` are ``*``, ``≤ ≥ ≠`` are
+``<= >= !=``, ``^`` is a power, a number before a name or a bracket is a product (``2P``,
+``2(H + 1)``; letters side by side, ``HK``, stay one name), ``y_{i+k}`` is the array entry
+``y[i+k]``, a leading label (``Step 1:``, ``1)``, ``(1)``, ``1.``) and a trailing ``.`` or
+``,`` are dropped.  Any other character outside ASCII is refused with its line, column and
+what to write instead.
 
 LaTeX files (``.tex``, or any text with a backslash command or ``$$``) are read by
 :func:`derive.check.latex.parse_latex_chain`; ``% assume:`` and ``% because:`` comment lines
@@ -58,7 +68,8 @@ FORMATS = ("text", "latex")
 LATEX_SUFFIXES = (".tex", ".latex", ".ltx")
 
 _RELATION_AT = re.compile(r"==|<=|>=|!=|=|<|>")
-_ANNOTATION = re.compile(r"^\s*(assume|because)\s*:\s*(.*?)\s*$", re.IGNORECASE)
+_ANNOTATION = re.compile(r"^\s*(assume|because|given)\s*:\s*(.*?)\s*$", re.IGNORECASE)
+_LATEX_GIVEN = re.compile(r"^\s*%\s*given\s*:\s*(.*?)\s*$", re.IGNORECASE)
 _LOCATION = re.compile(r"\s*\(at (?:line \d+, )?column \d+\)$|\s*\(at line \d+\)$")
 
 
@@ -186,7 +197,9 @@ def read_text(text: str, fmt: str | None = None, source: str = "<text>") -> Deri
     fmt = fmt or detect_format(text)
     lines = tuple(text.splitlines())
     if fmt == "latex":
+        givens = _latex_givens(lines, source)
         entries, notes = _read_latex(text, source)
+        notes.extend(givens)
     else:
         entries, notes = _read_plain(lines, source)
     if not entries:
@@ -226,8 +239,8 @@ def _read_latex(text: str, source: str) -> tuple[list[Entry], list[Note]]:
         chain = parse_latex_chain(text)
     except ParseError as exc:
         raise _relocate(exc, source) from None
-    entries = [Entry(lk.expr, lk.relation, lk.line, lk.column, lk.text, lk.because)
-               for lk in chain.links]
+    entries = [Entry(lk.expr, lk.relation, lk.line, lk.column, lk.text, lk.because,
+                     divisors=lk.divisors) for lk in chain.links]
     notes = [Note(a.kind, a.text, a.line) for a in chain.annotations]
     for note in notes:
         if note.kind == "assume":
@@ -253,14 +266,18 @@ def _read_plain(lines: tuple[str, ...], source: str) -> tuple[list[Entry], list[
                 if code.strip() and kind == "because":
                     because = words
                 else:
+                    if kind == "given":
+                        words = given_assumptions(words, source, number,
+                                                  raw.index("#") + 1 + comment.index(words) + 1)
                     note = Note(kind, words, number)
-                    if kind == "assume":
+                    if kind in ("assume", "given"):
                         _validate_assumptions(note, source)
                     notes.append(note)
+        code, columns = normalise_paste(code, source=source, line=number)
         if not code.strip():
             continue
         entries.extend(_read_line(code, number, source, symbols, because,
-                                  continues=bool(entries)))
+                                  continues=bool(entries), columns=columns))
     return entries, notes
 
 
@@ -272,8 +289,14 @@ def _split_comment(line: str) -> tuple[str, str | None]:
 
 
 def _read_line(code: str, number: int, source: str, symbols: dict[str, Any], because: str,
-               *, continues: bool) -> list[Entry]:
-    """The expressions of one line, split at relations outside brackets."""
+               *, continues: bool, columns: list[int] | None = None) -> list[Entry]:
+    """The expressions of one line, split at relations outside brackets; ``columns`` maps
+    each character of ``code`` (as normalised) to its 1-based column in the source line."""
+    def col(c: int) -> int:
+        if columns is None or not columns:
+            return c
+        return columns[min(c, len(columns)) - 1] if c >= 1 else c
+
     pieces = _split_relations(code)
     lead_relation, first = pieces[0]
     if lead_relation is None and first[1].strip() == "" and len(pieces) > 1:
@@ -283,7 +306,7 @@ def _read_line(code: str, number: int, source: str, symbols: dict[str, Any], bec
         if not continues:
             raise ParseError(f"{source}: the line starts with '{lead_relation}' but there is "
                              f"no expression before it", line=number,
-                             column=_first_column(code))
+                             column=col(_first_column(code)))
     elif len(pieces) == 1:
         lead_relation = "=" if continues else None
     else:
@@ -295,11 +318,12 @@ def _read_line(code: str, number: int, source: str, symbols: dict[str, Any], bec
         if not stripped:
             where = start + 1 if i else _first_column(code)
             raise ParseError(f"{source}: missing expression"
-                             + (f" after '{rel}'" if rel else ""), line=number, column=where)
+                             + (f" after '{rel}'" if rel else ""), line=number,
+                             column=col(where))
         column = start + (len(piece) - len(piece.lstrip())) + 1
         divisors: list[Any] = []
-        expr = _parse_piece(stripped, number, column, source, symbols, divisors)
-        out.append(Entry(expr, rel, number, column, stripped, divisors=tuple(divisors)))
+        expr = _parse_piece(stripped, number, column, source, symbols, divisors, col)
+        out.append(Entry(expr, rel, number, col(column), stripped, divisors=tuple(divisors)))
     if because:
         target = next((i for i, e in enumerate(out) if e.relation), len(out) - 1)
         e = out[target]
@@ -337,13 +361,16 @@ def _first_column(code: str) -> int:
 
 
 def _parse_piece(text: str, line: int, column: int, source: str,
-                 symbols: dict[str, Any], divisors: list[Any] | None = None) -> Any:
+                 symbols: dict[str, Any], divisors: list[Any] | None = None,
+                 to_source: Any = None) -> Any:
     from derive.check.parse import parse_expression
 
     try:
         return parse_expression(text, symbols, divisors=divisors)
     except ParseError as exc:
         col = column + (exc.column - 1 if exc.column else 0)
+        if to_source is not None:
+            col = to_source(col)
         message = _LOCATION.sub("", str(exc.args[0]) if exc.args else str(exc))
         raise ParseError(f"{source}: {message}", text=text, line=line, column=col) from None
     except RecursionError:
@@ -357,12 +384,59 @@ def _relocate(exc: ParseError, source: str) -> ParseError:
 
 
 def split_assumptions(text: str) -> list[str]:
-    """Assumptions written on one line, separated by ``;``.
+    """Assumptions written on one line, separated by ``;`` (a single ``=`` is ``==``).
 
-    >>> split_assumptions("s >= 2; P >= 1")
-    ['s >= 2', 'P >= 1']
+    >>> split_assumptions("s >= 2; P >= 1; H = 32")
+    ['s >= 2', 'P >= 1', 'H == 32']
     """
-    return [part.strip() for part in text.split(";") if part.strip()]
+    return [_SINGLE_EQ.sub("==", part.strip()) for part in text.split(";") if part.strip()]
+
+
+_SINGLE_EQ = re.compile(r"(?<![=<>!])=(?!=)")
+
+
+def given_assumptions(text: str, source: str = "<text>", line: int | None = None,
+                      column: int | None = None) -> str:
+    """The assumptions ``H == 32; K == 5`` for the given values ``H = 32, K = 5`` (separated
+    by ``,`` or ``;``; ``==`` may be written); anything else is a :class:`ParseError`.
+
+    >>> given_assumptions("H = 32, K = 5, P = 2")
+    'H == 32; K == 5; P == 2'
+    """
+    out = []
+    offset = 0
+    for part in re.split(r"[,;]", text):
+        where = None if column is None else column + offset + len(part) - len(part.lstrip())
+        offset += len(part) + 1
+        if not part.strip():
+            continue
+        m = re.fullmatch(r"\s*([A-Za-z][A-Za-z0-9_']*)\s*==?\s*(\S.*?)\s*", part)
+        if not m:
+            raise ParseError(f"{source}: a given value is written NAME = number, as in "
+                             f"'# given: H = 32, K = 5'; got {part.strip()!r}", line=line,
+                             column=where)
+        value = m.group(2)
+        if not re.fullmatch(r"[-+]?(\d+(\.\d*)?|\.\d+)(\s*/\s*\d+)?", value):
+            raise ParseError(f"{source}: the value given for {m.group(1)} must be a number "
+                             f"such as 32, -1, 0.5 or 3/2; got {value!r}", line=line,
+                             column=where)
+        out.append(f"{m.group(1)} == {value}")
+    if not out:
+        raise ParseError(f"{source}: '# given:' needs values, as in '# given: H = 32, K = 5'",
+                         line=line, column=column)
+    return "; ".join(out)
+
+
+def _latex_givens(lines: tuple[str, ...], source: str) -> list[Note]:
+    notes = []
+    for number, raw in enumerate(lines, start=1):
+        m = _LATEX_GIVEN.match(raw)
+        if m and m.group(1):
+            note = Note("given", given_assumptions(m.group(1), source, number,
+                                                   m.start(1) + 1), number)
+            _validate_assumptions(note, source)
+            notes.append(note)
+    return notes
 
 
 def _validate_assumptions(note: Note, source: str) -> None:
@@ -375,3 +449,169 @@ def _validate_assumptions(note: Note, source: str) -> None:
             message = _LOCATION.sub("", str(exc.args[0]) if exc.args else str(exc))
             hint = " (separate several assumptions with ';')" if "," in item else ""
             raise ParseError(f"{source}: {message}{hint}", line=note.line) from None
+
+
+# ---------------------------------------------------------------------------------------
+# Pasted text
+
+
+# One character for another (same width, so columns stay as written).
+_SAME_WIDTH = {
+    "\u2212": "-", "\u2013": "-", "\u00d7": "*", "\u00b7": "*", "\u22c5": "*", "\u2217": "*",
+    "\u00f7": "/", "\u2032": "'", "\u2019": "'", "\u00a0": " ", "\u2009": " ", "\u202f": " ",
+    "\u2002": " ", "\u2003": " ", "\u200a": " ",
+}
+# One character read as several.
+_WIDER = {"\u2264": "<=", "\u2265": ">=", "\u2260": "!=", "\u00b2": "**2", "\u00b3": "**3",
+          "\u230a": "floor(", "\u2308": "ceiling(", "\u230b": ")", "\u2309": ")"}
+# What to write instead of characters that are refused.
+_INSTEAD = {
+    "\u221a": "sqrt(x)", "\u2211": "Sum(f, (k, a, b))", "\u03a3": "Sum(f, (k, a, b))",
+    "\u220f": "Product(f, (k, a, b))", "\u03c0": "pi", "\u221e": "oo", "\u2248": "== (an exact "
+    "equality)", "\u2261": "==", "\u2192": "a new line per step", "\u21d2": "a new line per step",
+    "\u2026": "the terms, or Sum(...)", "\u22ef": "the terms, or Sum(...)",
+    "\u201c": '"', "\u201d": '"', "\u2018": "'", "\u2202": "Derivative(f, x)",
+}
+_LABEL = re.compile(r"\s*(?:step\s*\d+\s*[:.)]\s*|\d+\)\s+|"
+                    r"(?:\(\d+\)|\d+\.)\s+(?=[A-Za-z0-9(\[\u230a\u2308]))",
+                    re.IGNORECASE)
+_NAME_CHAR = re.compile(r"[\w'\u02b9]")
+
+
+def normalise_paste(code: str, *, source: str = "<text>", line: int | None = None,
+                    derivation: bool = True) -> tuple[str, list[int]]:
+    """The text as the claim language reads it, and each character's 1-based column in
+    ``code``.  Always: ``⌊x⌋ ⌈x⌉ − × · ≤ ≥ ≠`` become ``floor(x) ceiling(x) - * * <= >= !=``.
+    With ``derivation`` (a line of a ``.txt`` derivation): ``^`` is ``**``, a number before
+    a name or a bracket is a product, ``y_{i+k}`` is ``y[i+k]``, and a leading label and a
+    trailing ``.`` or ``,`` are dropped.  Other characters outside ASCII (but letters) are a
+    :class:`ParseError` that says what to write instead.
+
+    >>> normalise_paste("Step 2: \u230a(H \u2212 K + 2P)/S\u230b + 1.")[0]
+    'floor((H - K + 2*P)/S) + 1'
+    >>> normalise_paste("2(H+1)^2 + y_{i+k} + HK")[0]
+    '2*(H+1)**2 + y[i+k] + HK'
+    """
+    start, end = 0, len(code)
+    if derivation:
+        m = _LABEL.match(code)
+        if m:
+            start = m.end()
+        stripped = code.rstrip()
+        if stripped.endswith((".", ",")) and not stripped.endswith("..") and \
+                len(stripped) - 1 > start:
+            end = len(stripped) - 1
+    out: list[str] = []
+    cols: list[int] = []
+    stack: list[tuple[str, int]] = []       # open brackets: (closing text, column)
+
+    def put(text: str, column: int) -> None:
+        out.extend(text)
+        cols.extend([column] * len(text))
+
+    def fail(message: str, column: int) -> ParseError:
+        return ParseError(f"{source}: {message}", text=code, line=line, column=column)
+
+    i = start
+    while i < end:
+        ch, column = code[i], i + 1
+        prev = out[-1] if out else ""
+        if ch in "0123456789" and not _NAME_CHAR.match(prev) and prev != ".":
+            m = re.compile(r"[0-9]+(?:\.[0-9]+)?").match(code, i, end)
+            assert m is not None
+            for k in range(m.start(), m.end()):
+                put(code[k], k + 1)
+            i = m.end()
+            nxt = code[i] if i < end else ""
+            literal = (nxt in "eE" and re.match(r"[eE][-+]?\d", code[i:end])) or (
+                m.group() == "0" and nxt in "xXbBoO")          # 1e5, 0x1F: Python literals
+            if derivation and nxt and (nxt.isalpha() or nxt in "(\u230a\u2308") and not literal:
+                put("*", i + 1)
+            continue
+        if ch in _SAME_WIDTH:
+            put(_SAME_WIDTH[ch], column)
+        elif ch in ("\u230a", "\u2308"):
+            stack.append(("\u230b" if ch == "\u230a" else "\u2309", column))
+            put(_WIDER[ch], column)
+        elif ch in ("\u230b", "\u2309"):
+            if not stack or stack[-1][0] != ch:
+                opened = ("" if not stack else
+                          f" (the bracket open at column {stack[-1][1]} is still open)")
+                want = "\u230a...\u230b or floor(...)" if ch == "\u230b" else \
+                    "\u2308...\u2309 or ceiling(...)"
+                raise fail(f"'{ch}' closes no matching opening "
+                           f"bracket{opened}; write {want}", column)
+            stack.pop()
+            put(")", column)
+        elif ch in _WIDER:
+            put(_WIDER[ch], column)
+        elif ch in "([{":
+            if derivation and ch == "{" and prev == "_" and len(out) >= 2 and \
+                    _NAME_CHAR.match(out[-2]):
+                out.pop()
+                cols.pop()
+                stack.append(("}]", column))
+                put("[", column)
+            else:
+                stack.append((")]}"["([{".index(ch)], column))
+                put(ch, column)
+        elif ch in ")]}":
+            if stack and stack[-1][0] == "}]" and ch == "}":
+                stack.pop()
+                put("]", column)
+            else:
+                if stack and stack[-1][0] in (ch, "}]"):
+                    stack.pop()
+                put(ch, column)
+        elif ch == "^" and derivation:
+            put("**", column)
+        elif ord(ch) > 127 and not ch.isalpha():
+            instead = _INSTEAD.get(ch, "plain ASCII (see 'derive verify --help')")
+            raise fail(f"character {ch!r} (U+{ord(ch):04X}) is not "
+                       f"understood; write {instead} instead", column)
+        else:
+            put(ch, column)
+        i += 1
+    for closing, column in stack:
+        if closing in ("\u230b", "\u2309"):
+            raise fail(f"'{code[column - 1]}' is never closed; write "
+                       f"'{closing}' after the expression", column)
+    return "".join(out), cols
+
+
+def claim_text(claim: str) -> str:
+    """A command-line claim as the claim language reads it: pasted symbols (``⌊x⌋``, ``−``,
+    ``≤`` ...) become ASCII, and a single ``=`` is refused with the ``==`` to write.
+
+    >>> claim_text("⌈a/b⌉ == ⌊(a + b − 1)/b⌋")
+    'ceiling(a/b) == floor((a + b - 1)/b)'
+    >>> claim_text("a = b")
+    Traceback (most recent call last):
+    ...
+    derive.errors.InputError: a claim uses '==' (a single '=' is for derivation files): write a == b
+    """
+    if not isinstance(claim, str):
+        return claim
+    text, columns = normalise_paste(claim, source="the claim", derivation=False)
+    depth, single = 0, []
+    for i, ch in enumerate(text):
+        depth += ch in "([{"
+        depth -= ch in ")]}"
+        if depth == 0 and _SINGLE_EQ.match(text, i) and (i == 0 or text[i - 1] not in "=<>!"):
+            single.append(i)
+    if single and "==" not in text:
+        fixed = "".join("==" if i in single else ch for i, ch in enumerate(text))
+        raise InputError(f"a claim uses '==' (a single '=' is for derivation files): write "
+                         f"{' '.join(fixed.split())}")
+    if text == claim:
+        return text
+    from derive.check.parse import parse_claim
+    try:
+        parse_claim(text)
+    except ParseError as exc:
+        message = _LOCATION.sub("", str(exc.args[0]) if exc.args else str(exc))
+        column = exc.column
+        if column is not None and columns:
+            column = columns[min(max(column, 1), len(columns)) - 1]
+        raise ParseError(message, text=claim, column=column) from None
+    return text

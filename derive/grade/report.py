@@ -14,6 +14,12 @@ that link is not checked, and later lines that use the name mean its definition 
 Relations other than equality (``<=``, ``<`` ...) are read but not checked: such a step is
 ``unknown`` and says so.
 
+Every step shows its reading, the expression as the engine understood it (``read_as``: plain
+text and LaTeX typeset by :func:`derive.render.printer.to_latex`), so a misreading is seen
+beside the verdict.  A step may carry a ``hint``: the values to declare with ``# given:``
+when a refuted line substitutes numbers for every symbol and none were given, or the
+assumption that would make a step provable when a divisor may vanish.
+
 >>> r = grade_text("floor((H + 2*P - K)/S) + 1\nfloor((H + 2*P - K + S)/S)")
 >>> r.verdict.value, [s.line for s in r.steps]
 ('proved', [2])
@@ -68,10 +74,16 @@ class StepResult:
     verdict: Verdict
     because: str = ""
     assume: tuple[str, ...] = ()
+    hint: str = ""
 
     @property
     def status(self) -> Status:
         return self.verdict.status
+
+    @property
+    def read_as(self) -> dict[str, str]:
+        """The step as the engine read it: ``{"text": sympy.sstr(expr), "latex": ...}``."""
+        return reading(self.expr)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready fields; ``previous_value``/``value`` are both lines at the counterexample."""
@@ -95,7 +107,28 @@ class StepResult:
             "because": self.because,
             "assume": list(self.assume),
             "seconds": round(v.seconds, 4),
+            "read_as": self.read_as,
+            "detail": v.detail,
+            "hint": self.hint,
         }
+
+
+def reading(expr: Any) -> dict[str, str]:
+    """``{"text": ..., "latex": ...}`` for a parsed expression (the project's printer).
+
+    >>> import sympy
+    >>> print(reading(sympy.floor(sympy.Symbol("a") / 2))["latex"])
+    \\left\\lfloor \\frac{a}{2} \\right\\rfloor
+    """
+    import sympy
+
+    text = sympy.sstr(expr)
+    try:
+        from derive.render.printer import to_latex
+        latex = to_latex(expr)
+    except Exception:  # the reading is a courtesy; a printer failure must not stop a report
+        latex = ""
+    return {"text": text, "latex": latex}
 
 
 @dataclass(frozen=True)
@@ -185,8 +218,11 @@ class DerivationReport:
             rel = "" if s.relation in _EQUALITIES else f" [{s.relation}]"
             out.append(f"  line {s.line:>3}  {label:<8} {_short(s.text, 48)}{rel}"
                        + (f"   ({detail})" if detail else ""))
+            out.append(f"             read as: {s.read_as['text']}")
             if s.because:
                 out.append(f"             because: {s.because}")
+            if s.hint and s is not wrong:
+                out.append(f"             hint: {s.hint}")
         if wrong is not None:
             out.append("")
             out.extend(self._explain_wrong(wrong))
@@ -201,18 +237,24 @@ class DerivationReport:
         v = s.verdict
         if s.status is Status.REFUTED:
             point = v.counterexample_text() or "the symbols take any value"
-            if s.previous_line == s.line:
+            same = s.previous_line == s.line
+            if v.undefined_side:
+                lines.append(f"  {'A side' if same else 'A line'} has no value when {point} "
+                             f"({v.method.split(': ', 1)[-1]}):")
+            elif same:
                 lines.append(f"  The two sides differ when {point}:")
-                names = ("left side", "right side")
             else:
                 lines.append(f"  It does not equal line {s.previous_line} when {point}:")
-                names = (f"line {s.previous_line}", f"line {s.line}")
+            names = (("left side", "right side") if same else
+                     (f"line {s.previous_line}", f"line {s.line}"))
             lines.append(f"    {names[0]}: {_short(s.previous_text, 50)} = {_plain(v.lhs_value)}")
             lines.append(f"    {names[1]}: {_short(s.text, 50)} = {_plain(v.rhs_value)}")
-            if v.method:
+            if v.method and not v.undefined_side:
                 lines.append(f"  (found by {v.method})")
         else:
             lines.append(f"  {v.status.value}: {v.method}")
+        if s.hint:
+            lines.append(f"  hint: {s.hint}")
         if s.assume:
             lines.append(f"  assumptions in force: {'; '.join(s.assume)}")
         return lines
@@ -289,6 +331,7 @@ def grade(derivation: Derivation, assume: Sequence[str] = (),
         expr = _substitute(entry.expr, definitions, sympy)
         nxt = entries[i + 1] if i + 1 < len(entries) else None
         if (entry.relation is None and isinstance(entry.expr, sympy.Symbol)
+                and (derivation.fmt != "text" or entry.text.strip() == entry.expr.name)
                 and nxt is not None and nxt.relation == "="
                 and entry.expr.name not in definitions
                 and entry.expr not in _free_symbols(nxt.expr)):
@@ -303,8 +346,9 @@ def grade(derivation: Derivation, assume: Sequence[str] = (),
         if entry.relation is None or i == 0 or (i - 1) in labels:
             continue
         prev = entries[i - 1]
-        in_force = base + tuple(a for n in notes if n.kind == "assume" and n.line < entry.line
-                                for a in split_assumptions(n.text))
+        in_force = base + tuple(a for n in notes if n.kind in ("assume", "given")
+                                and n.line < entry.line for a in split_assumptions(n.text))
+        given = any(n.kind == "given" and n.line < entry.line for n in notes)
         because = entry.because
         if not because:
             for note in list(pending_because):
@@ -316,12 +360,41 @@ def grade(derivation: Derivation, assume: Sequence[str] = (),
                     [_substitute(d, definitions, sympy) for d in entry.divisors])
         verdict = _check_step(resolved[i - 1], resolved[i], entry.relation, in_force, budget,
                               check_exprs, divisors)
+        hint = _hint(verdict, resolved[i - 1], resolved[i], entry.line, given, in_force,
+                     derivation.fmt)
         steps.append(StepResult(len(steps) + 1, entry.line, entry.column, entry.text,
                                 entry.expr, prev.line, prev.column, prev.text, prev.expr,
-                                entry.relation, verdict, because, in_force))
+                                entry.relation, verdict, because, in_force, hint))
     return DerivationReport(tuple(steps), derivation.source, derivation.fmt,
                             tuple(definitions.values()), base, derivation.lines,
                             time.perf_counter() - start)
+
+
+def _hint(verdict: Verdict, before: Any, after: Any, line: int, given: bool,
+          in_force: tuple[str, ...], fmt: str) -> str:
+    """What the writer could add: values to declare, or an assumption that excludes a zero
+    divisor (empty when there is nothing to suggest)."""
+    import re
+
+    mark = "%" if fmt == "latex" else "#"
+    if verdict.status is Status.REFUTED and verdict.undefined_side and verdict.detail:
+        return f"{verdict.detail} (write `{mark} assume: ...` above line {line})"
+    if verdict.status is Status.REFUTED and not given and not any(
+            "==" in a for a in in_force):
+        names = sorted(str(x) for x in _free_symbols(before))
+        if names and not _free_symbols(after):
+            return (f"line {line} substitutes numbers for {', '.join(names)}; declare them "
+                    f"with `{mark} given: {', '.join(n + ' = ...' for n in names)}`")
+    if verdict.status is Status.TESTED:
+        m = re.search(r"the divisor (.+) could not be shown non-zero", verdict.method)
+        if m:
+            d = m.group(1)
+            return (f"the divisor {d} may be zero; add an assumption that excludes it, such "
+                    f"as `{mark} assume: {d} > 0` (or `< 0`)")
+        if "divisor vanishes" in verdict.method:
+            return (f"a divisor vanishes inside the domain; add an assumption that excludes "
+                    f"its zeros (`{mark} assume: ...`)")
+    return ""
 
 
 def _normalise_assume(assume: Sequence[str] | str) -> list[str]:

@@ -123,12 +123,13 @@ def test_the_fuzzer_kills_every_engine_mutant(name: str, monkeypatch: pytest.Mon
     _CACHE.clear()
     stats = fuzz.Stats()
     rng = random.Random(f"{SEED}|{name}")
+    killed_by = None
     try:
         for _ in range(CLAIMS):
             fuzz.check(g.gen_case(random.Random(rng.getrandbits(64))), stats)
     except fuzz.Unsound as exc:
-        print(f"{name}: killed after {stats.claims} claims by {type(exc).__name__}")
-        return
+        killed_by = type(exc).__name__
     finally:
         _CACHE.clear()
-    pytest.fail(f"mutant survived {stats.claims} generated claims: {name}")
+    assert killed_by is not None, f"mutant survived {stats.claims} generated claims: {name}"
+    print(f"{name}: killed after {stats.claims} claims by {killed_by}")

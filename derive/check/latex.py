@@ -416,25 +416,13 @@ class _Document:
 
     def _row(self, start: int, end: int) -> tuple[int, int, str]:
         """A row; text after ``&&`` (at brace depth 0) is its justification."""
-        depth = 0
-        i = start
         text = self.clean
-        while i < end:
-            ch = text[i]
-            if ch == "\\":
-                i += 2
-                continue
-            if ch == "{":
-                depth += 1
-            elif ch == "}":
-                depth -= 1
-            elif ch == "&" and depth == 0:
-                j = i + 1
-                while j < end and text[j] in " \t":
-                    j += 1
-                if j < end and text[j] == "&":
-                    return start, i, _plain_words(text[j + 1:end])
-            i += 1
+        for i in _ampersands(text, start, end):
+            j = i + 1
+            while j < end and text[j] in " \t":
+                j += 1
+            if j < end and text[j] == "&":
+                return start, i, _plain_words(text[j + 1:end])
         return start, end, ""
 
     def _columns(self, start: int, end: int, because: str) -> list[tuple[int, int, str, int]]:
@@ -442,21 +430,7 @@ class _Document:
         second ``&`` at brace depth 0 starts a new one, unless only a relation stands
         between it and the one before, as in eqnarray's ``a &=& b``)."""
         text = self.clean
-        marks: list[int] = []
-        depth = 0
-        i = start
-        while i < end:
-            ch = text[i]
-            if ch == "\\":
-                i += 2
-                continue
-            if ch == "{":
-                depth += 1
-            elif ch == "}":
-                depth -= 1
-            elif ch == "&" and depth == 0:
-                marks.append(i)
-            i += 1
+        marks = list(_ampersands(text, start, end))
         cuts = []
         for k in range(1, len(marks), 2):
             between = text[marks[k - 1] + 1:marks[k]]
@@ -638,6 +612,25 @@ def _known_command_patterns() -> list[re.Pattern[str]]:
             out.append(re.compile(term.pattern.to_regexp()))
     out.append(re.compile(_parser().get_terminal("SPACING").pattern.to_regexp()))
     return out
+
+
+def _ampersands(text: str, start: int, end: int) -> Iterator[int]:
+    """Offsets of the ``&`` column marks of ``text[start:end]`` at brace depth 0 (an escaped
+    ``\\&`` is not one)."""
+    depth = 0
+    i = start
+    while i < end:
+        ch = text[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if ch == "{":
+            depth += 1
+        elif ch == "}":
+            depth -= 1
+        elif ch == "&" and depth == 0:
+            yield i
+        i += 1
 
 
 def _find_dollar(text: str, pos: int) -> int:

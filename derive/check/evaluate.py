@@ -468,10 +468,3 @@ def _exact_root(v: Fraction, n: int) -> Fraction | None:
             if a >= 0 and c > 0 and Fraction(a, c) ** n == v:
                 return Fraction(a, c)
     return None
-
-
-def numeric_value(expr: Any, inst: Instance, digits: int = 30) -> sympy.Float:
-    """High-precision value of an expression with irrational parts (for tolerances)."""
-    env = {s: sympy.Rational(inst.values[s.name].numerator, inst.values[s.name].denominator)
-           for s in expr.free_symbols if s.name in inst.values}
-    return sympy.N(expr.xreplace(env).doit(), digits)

@@ -636,7 +636,7 @@ def _terms(limits: list[tuple[Any, Any, Any]]) -> int:
 def _zero_product(limits: list[tuple[Any, Any, Any]]) -> Any:
     """``Product(0, *limits)`` as the checker counts it: 0 when the ranges visit a point,
     1 when one is empty (innermost first, as SymPy's limits)."""
-    (var, lo, hi), rest = limits[0], limits[1:]
+    (_, lo, hi), rest = limits[0], limits[1:]
     inner = sympy.Piecewise((0, hi >= lo), (1, True))
     return sympy.Product(inner, *rest) if rest else inner
 

@@ -137,3 +137,25 @@ def test_undefined_functions_are_arbitrary() -> None:
     F, h = sympy.Function("F"), sympy.Symbol("h")
     assert check_exprs(h + F(h), F(h) + h).status is Status.PROVED
     assert check_exprs(F(h) + F(h + 1), 2 * F(h)).status is Status.REFUTED
+
+
+def test_a_delta_picks_a_term_only_when_its_index_is_in_range() -> None:
+    """The derivative of a correlation by one weight is proved from the index's range, and
+    the same strategy proves nothing when the range is not given."""
+    import sympy
+
+    from derive.check.domain import build_domain
+    from derive.check.strategies import delta_sums
+
+    inside = build_domain(["K", "i", "m"], ["m >= 0", "m <= K - 1"])
+    K, i, m = (inside.of(n).sympy_symbol() for n in "Kim")
+    u = sympy.Symbol("u", integer=True)
+    w, x = sympy.IndexedBase("w"), sympy.IndexedBase("x")
+    lhs = sympy.Derivative(sympy.Sum(w[u] * x[i + u], (u, 0, K - 1)), w[m])
+    assert delta_sums(lhs, x[i + m], inside) is not None
+    assert delta_sums(lhs, x[i + m + 1], inside) is None
+    assert delta_sums(lhs, x[i + m], build_domain(["K", "i", "m"], ["m >= 0"])) is None
+    reals = build_domain(["K", "h"], ["h real", "h >= 0", "h <= K - 1"])
+    h = reals.of("h").sympy_symbol()            # not an integer: no term is picked
+    picked = sympy.Sum(sympy.KroneckerDelta(u, h) * x[u], (u, 0, reals.of("K").sympy_symbol() - 1))
+    assert delta_sums(picked, x[h], reals) is None

@@ -216,6 +216,64 @@ def sums_closed_form(lhs: Any, rhs: Any, domain: Domain) -> Proof:
     return None
 
 
+def delta_sums(lhs: Any, rhs: Any, domain: Domain) -> Proof:
+    """A sum in which a Kronecker delta picks one term: ``sum_{u=lo}^{hi} delta(u, m) f(u)``
+    is ``f(m)`` when the assumptions give ``lo <= m <= hi`` for an integer ``m`` (the
+    derivative of a correlation by one weight).  SymPy's own summation of deltas is not
+    trusted (see ``_closed_sum``); this one term is picked by hand, then compared."""
+    kinds = (sympy.KroneckerDelta, sympy.Derivative)
+    if not (_has(lhs, kinds) or _has(rhs, kinds)):
+        return None
+    from derive.check.lemmas import Rewriter
+    facts: list = []
+    a, b, _ = shift_lower_bounds(_differentiated(lhs), _differentiated(rhs), domain, facts)
+    rw = Rewriter(facts)
+    a2, b2 = _pick_deltas(a, rw), _pick_deltas(b, rw)
+    if a2 is None or b2 is None:
+        return None
+    got = canonical_form(a2, b2, domain)
+    if got:
+        return f"the delta picks one term of the sum (its index within the range), then " \
+               f"{got[0]}", got[1]
+    return None
+
+
+def _differentiated(e: Any) -> Any:
+    """``e`` with its derivatives carried out (d/dw_m of a sum over w_u gives the sum of
+    delta(m, u) terms)."""
+    if not _has(e, (sympy.Derivative,)):
+        return e
+    return e.replace(lambda z: isinstance(z, sympy.Derivative), lambda z: z.doit())
+
+
+def _pick_deltas(e: Any, rw: Any) -> Any:
+    """``e`` with every single-range sum of delta terms replaced by the picked terms; None
+    when a sum with a delta is not of that form or the index is not shown in range."""
+    picked = {}
+    for s in e.atoms(sympy.Sum):
+        if not s.has(sympy.KroneckerDelta):
+            continue
+        if len(s.limits) != 1 or s.function.has(sympy.Sum):
+            return None
+        u, lo, hi = s.limits[0]
+        total = sympy.Integer(0)
+        for term in sympy.Add.make_args(sympy.expand(s.function)):
+            factors = sympy.Mul.make_args(term)
+            deltas = [f for f in factors if isinstance(f, sympy.KroneckerDelta) and f.has(u)]
+            if len(deltas) != 1:
+                return None
+            d = deltas[0]
+            other = d.args[1] if d.args[0] == u else d.args[0] if d.args[1] == u else None
+            if other is None or other.has(u) or other.is_integer is not True:
+                return None
+            if not (rw.nonnegative(other - lo) and rw.nonnegative(hi - other)):
+                return None
+            rest = sympy.Mul(*[f for f in factors if f is not d])
+            total += rest.xreplace({u: other})
+        picked[s] = total
+    return e.xreplace(picked)
+
+
 def finite_expansion(lhs: Any, rhs: Any, domain: Domain) -> Proof:
     """For a finite domain: expand every sum at every point and compare symbolically,
     treating indexed entries (x[i], w[k]) as independent unknowns."""
@@ -260,6 +318,7 @@ def sympy_simplify(lhs: Any, rhs: Any, domain: Domain) -> Proof:
 
 
 STRATEGIES: tuple[Callable[[Any, Any, Domain], Proof], ...] = (
-    identical, canonical_form, floor_lemmas, residue_cases, sums_closed_form, finite_expansion,
+    identical, canonical_form, floor_lemmas, residue_cases, delta_sums, sums_closed_form,
+    finite_expansion,
     sympy_simplify,
 )

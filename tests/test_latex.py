@@ -287,11 +287,13 @@ def test_claim_and_expression_helpers() -> None:
     (r"\sum_{k<0}^{n} k", "range of a sum", 1),
     (r"= a", "nothing comes before", 1),
     (r"\text{by the lemma} + 1", "not a quantity name", 1),
-    (r"\operatorname{foo}(x)", "unknown function 'foo'", 1),
+    (r"\operatorname{foo} + 1", "needs its arguments in parentheses", 1),
     (r"\max + 1", "needs an argument", 1),
     (r"x_1_2", "double subscript", 4),
     (r"2^{100000}", "too large", 3),
-    (r"\left. x \right|", r"\\left", 1),
+    (r"\left. x \right|", r"evaluation bar", 1),
+    (r"\left. x + 1 \right)", r"evaluation bar", 1),
+    (r"1 + 2 \cdot \dots", r"\\dots", 13),
     (r"a = ", "ends too early|nothing after", None),
 ])
 def test_errors_name_the_piece_and_its_position(text: str, pattern: str, column) -> None:

@@ -80,6 +80,46 @@ def compare(lhs: Any, rhs: Any, inst: Instance) -> NumericOutcome:
         iv.prec = saved
 
 
+def within(lhs: Any, rhs: Any, tolerance: Fraction) -> NumericOutcome:
+    """Decide ``|lhs - rhs| <= tolerance`` for two closed real expressions: "agree" when
+    the enclosure of the distance lies inside the tolerance, "differ" when it lies outside.
+
+    >>> within(sympy.pi, sympy.Rational(31416, 10000), Fraction(5, 10**5)).kind
+    'agree'
+    >>> within(sympy.Rational(2, 3), sympy.Rational(666, 1000), Fraction(5, 10**4)).kind
+    'differ'
+    """
+    import random
+
+    inst = Instance({}, random.Random(0))
+    saved = iv.prec
+    try:
+        for bits in PRECISIONS:
+            iv.prec = bits
+            try:
+                a, b = _side(lhs, inst), _side(rhs, inst)
+            except Inconclusive:
+                continue
+            except Declined as exc:
+                return NumericOutcome("inconclusive", reason=str(exc))
+            if isinstance(a, str) or isinstance(b, str):
+                return NumericOutcome("undefined", a if isinstance(a, str) else _show(a),
+                                      b if isinstance(b, str) else _show(b))
+            if _ends(a[1]) != (0, 0) or _ends(b[1]) != (0, 0):
+                return NumericOutcome("inconclusive", reason="a side is not a real number")
+            tol = _rational(tolerance.numerator, tolerance.denominator)
+            with mp.workprec(bits + 16):
+                lo, hi = _ends(abs(a[0] - b[0]))
+                t_lo, t_hi = _ends(tol)
+                if hi <= t_lo:
+                    return NumericOutcome("agree", _show(a), _show(b))
+                if lo > t_hi:
+                    return _differ(lhs, rhs, inst, a, b)
+        return NumericOutcome("inconclusive", reason=f"no decision at {PRECISIONS[-1]} bits")
+    finally:
+        iv.prec = saved
+
+
 def _differ(lhs: Any, rhs: Any, inst: Instance, a: Any, b: Any) -> NumericOutcome:
     """The outcome "differ", with both values shown to 30 digits (enclosed again at a
     precision that supports them, so that the shown values differ too)."""

@@ -42,7 +42,9 @@ What is read, and how:
   ``\lambda \cdot (x + y)`` for a product.  Every other letter followed by ``( .. )`` is a
   product (the course writes sizes so: ``D(K-1)``, ``S(n-1)``).  In a lone formula
   without any relation (nothing is checked) ``f``/``g``/``h`` keep the product reading
-  (``f(x)`` is ``f*x``).  ``\operatorname{..}`` of an unknown name is refused.
+  (``f(x)`` is ``f*x``).  ``\operatorname{..}`` of an unknown name applied to
+  parentheses is an unknown function too (``\operatorname{softmax}(z)``); alone it is
+  refused.
 * Operator names without parentheses take the juxtaposed product that follows, up to the
   next ``+``/``-``/relation, operator (``\cdot``, ``/``) or function at that level (a
   ``\sum`` after other factors, ``\log n \sum ..``, is refused as ambiguous):
@@ -71,10 +73,22 @@ What is read, and how:
   symbol), so the sum means what it shows.
 * Names: single letters (``ab`` is ``a*b``), Greek letters (``\alpha`` is ``alpha``),
   ``\mathrm{..}``/``\text{..}`` names (``\_`` allowed), ``\pi``.  Functions: ``\max``,
-  ``\min``, ``\log`` (``\log_2``), ``\ln``, ``\exp``, and ``\operatorname{..}``
+  ``\min``, ``\log`` (``\log_2``), ``\ln``, ``\exp``, ``\sin``, ``\cos``, ``\tan``,
+  ``\tanh``, ``\operatorname{ReLU}`` (``max(0, x)``), and ``\operatorname{..}``
   (or ``\mathrm{..}``) of a known function, including the engine's named quantities such as
   ``\operatorname{output\_size}(H, K, P, S, D)``.
-* Numbers: integers, and decimals as exact rationals (``1.15`` is ``23/20``).
+* Numbers: integers, and decimals as exact rationals (``1.15`` is ``23/20``); thousands
+  grouped as ``73{,}856`` or ``73\,856`` (groups of exactly three digits).
+* Sentence punctuation closing a row (``x = 2.``, ``a &= b, \\``) is not mathematics.
+* ``\approx`` is a relation (``~=``, a numeric step for the grader); ``\implies``,
+  ``\Rightarrow``, ``\Longrightarrow`` between equations start a new equation that
+  follows from the ones before (relation ``=>``).
+* ``\dots`` (``\cdots``, ``\ldots``) between added terms stands for the terms of the one
+  pattern the written terms show (:mod:`derive.check.elision`): ``1 + 2 + \dots + n`` is
+  ``Sum(k, (k, 1, n))``, ``1 + s + \dots + s^{L-1}`` is ``Sum(s**k, (k, 0, L - 1))``;
+  anything else with dots is refused with the reason.
+* ``\left. E \right|_{x=a}`` is E evaluated at x = a (``Subs``); no other use of
+  ``\left.`` or ``\right.`` is read (a bracket split across rows: write it on one row).
 
 Subscripts (the documented choice):
 
@@ -125,20 +139,30 @@ _GRAMMAR = Path(__file__).with_name("latex.lark")
 
 _RELATIONS = {"=": "=", "<": "<", ">": ">", r"\le": "<=", r"\leq": "<=", r"\leqslant": "<=",
               r"\ge": ">=", r"\geq": ">=", r"\geqslant": ">=", r"\ne": "!=", r"\neq": "!=",
-              r"\lt": "<", r"\gt": ">"}
+              r"\lt": "<", r"\gt": ">", r"\approx": "~="}
+
+# Between equations, ``\implies`` (``\Rightarrow``): the link starts a new equation that
+# follows from the ones before; the grader checks it under them.
+IMPLIES = "=>"
 
 _GREEK_ALIASES = {"varepsilon": "epsilon", "vartheta": "theta", "varphi": "phi",
                   "varrho": "rho"}
 
 # Functions of the LaTeX commands and of \operatorname{..} names: name -> (builder, arity).
 # arity None: any number of arguments in parentheses; 1: may also be applied without them.
+def _relu(x: Any) -> Any:
+    from derive.check.parse import relu
+    return relu(x)
+
+
 _MATH_FUNCTIONS: dict[str, tuple[Any, int | None]] = {
     "max": (sympy.Max, None), "min": (sympy.Min, None),
     "log": (sympy.log, 1), "ln": (sympy.log, 1), "exp": (sympy.exp, 1),
     "sin": (sympy.sin, 1), "cos": (sympy.cos, 1),
     "floor": (sympy.floor, 1), "ceil": (sympy.ceiling, 1), "ceiling": (sympy.ceiling, 1),
     "abs": (sympy.Abs, 1), "mod": (sympy.Mod, None), "binomial": (sympy.binomial, None),
-    "sqrt": (sympy.sqrt, 1),
+    "sqrt": (sympy.sqrt, 1), "tan": (sympy.tan, 1), "tanh": (sympy.tanh, 1),
+    "ReLU": (_relu, 1), "relu": (_relu, 1),
 }
 
 # Names of terminals, as an error message says them.
@@ -151,6 +175,7 @@ _TERMINAL_WORDS = {
     "SQRT": r"'\sqrt'", "BINOM": r"'\binom'", "BIGOP": r"'\sum'", "FUNC": "a function",
     "NAMECMD": r"a '\mathrm{...}' name", "GREEK": "a Greek letter", "CONSTANT": r"'\pi'",
     "NUMBER": "a number", "LETTER": "a letter", "UNKNOWN_COMMAND": "a command",
+    "IMPLIES": r"'\implies'", "DOTS": r"'\dots'", "LEVAL": r"'\left.'",
     "$END": "the end of the formula",
 }
 
@@ -303,7 +328,7 @@ _ENVS = ("align", "align*", "equation", "equation*", "gather", "gather*", "multl
 _DISPLAY_OPEN = re.compile(r"\\begin\s*\{(" + "|".join(re.escape(e) for e in _ENVS) + r")\}"
                            r"|\$\$|(?<!\\)\\\[")
 _ANNOTATION = re.compile(r"^\s*(assume|because)\s*:\s*(.*?)\s*$", re.IGNORECASE)
-_RELATION_ONLY = re.compile(r"\s*(?:=|<|>|\\(?:leq|le|geq|ge|neq|ne|lt|gt|leqslant|geqslant)"
+_RELATION_ONLY = re.compile(r"\s*(?:=|<|>|\\(?:leq|le|geq|ge|neq|ne|lt|gt|leqslant|geqslant|approx)"
                             r"(?![a-zA-Z]))\s*\Z")
 _ROW_BREAK = re.compile(r"\\\\\*?(?:\s*\[[^\]\n]*\])?")
 _FRAC_DIGITS = re.compile(r"\\[dtc]?frac\s*\d\d")
@@ -321,6 +346,7 @@ class _Document:
         self.line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
         self.annotations: list[Annotation] = []
         self.declared: set[str] = set()   # names declared as quantities (% symbols: e)
+        self.given_names: set[str] = set()
         self.clean = self._strip_comments(text)
 
     # -- positions ---------------------------------------------------------------------
@@ -449,9 +475,13 @@ class _Document:
     def parse(self, symbols: dict[str, sympy.Symbol], definitions: bool = True) -> LatexChain:
         from lark.exceptions import LarkError
 
+        # names the caller declared (the symbols argument), before this text adds its own:
+        # \mathit{e} elsewhere in the text must not turn a bare e into the letter
+        self.given_names = set(symbols)
         trees = []
         multi = False      # the previous row had several equation columns
         for start, end, because, column in self.rows():
+            end = _without_punctuation(self.clean, start, end)
             if column and not self.clean[start:end].strip():
                 continue
             if not self.clean[start:end].strip():
@@ -465,7 +495,7 @@ class _Document:
             except RecursionError:
                 raise self.error("formula nested too deeply", start) from None
             self._check_depth(tree, start)
-            leads = bool(tree.children) and getattr(tree.children[0], "type", None) == "REL"
+            leads = bool(tree.children) and _is_relation(tree.children[0])
             if leads and (column or multi):
                 raise self.error("a row that continues a multi-column align row is ambiguous "
                                  "(which column does it continue?); write one equation "
@@ -475,8 +505,7 @@ class _Document:
         if not trees:
             raise ParseError("no formula found (the LaTeX input is empty)", text=self.text)
         indexed = _indexed_bases(tree for tree, _, _ in trees)
-        lone = len(trees) == 1 and not any(
-            getattr(c, "type", None) == "REL" for c in trees[0][0].children)
+        lone = len(trees) == 1 and not any(_is_relation(c) for c in trees[0][0].children)
         functions = _function_uses(self, [(t, s) for t, s, _ in trees], lone)
         links: list[Link] = []
         for t, (tree, start, because) in enumerate(trees):
@@ -552,6 +581,11 @@ class _Document:
     def _lark_error(self, exc: Exception, start: int, end: int) -> ParseError:
         from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedToken
 
+        bar = re.search(r"\\(?:left|right)\s*\.", self.clean[start:end])
+        if bar is not None:
+            return self.error(f"'{bar.group()}' is read only in the evaluation bar "
+                              r"\left. E \right|_{x=a}; for a bracket split across rows, write "
+                              "the bracketed expression on one row", start + bar.start())
         unknown = _first_unknown_command(self.clean, start, end)
         if unknown is not None:
             what, offset = unknown
@@ -589,6 +623,24 @@ class _Document:
         if isinstance(exc, UnexpectedEOF):
             return self.error("the formula ends too early", end)
         return self.error(f"cannot read this formula ({type(exc).__name__})", start)
+
+
+def _is_relation(child: Any) -> bool:
+    """A relation token of a row: ``=``, ``\\le``, ``\\approx`` ... or ``\\implies``."""
+    return getattr(child, "type", None) in ("REL", "IMPLIES")
+
+
+def _without_punctuation(text: str, start: int, end: int) -> int:
+    """The end of a row without the sentence punctuation that closes a displayed formula
+    (``x = 2.`` or ``a &= b, \\\\``); spacing commands such as ``\\,`` stay."""
+    stop = end
+    while stop > start and text[stop - 1].isspace():
+        stop -= 1
+    if (stop > start and text[stop - 1] in ".,;" and (stop - 1 == start
+                                                       or text[stop - 2] != "\\")
+            and not re.search(r"\\(?:left|right)\s*\Z", text[start:stop - 1])):
+        return stop - 1
+    return end
 
 
 def _first_unknown_command(text: str, start: int, end: int) -> tuple[str, int] | None:
@@ -832,6 +884,9 @@ class _Builder:
             if getattr(child, "type", None) == "REL":
                 relation = _RELATIONS[str(child)]
                 continue
+            if getattr(child, "type", None) == "IMPLIES":
+                relation = IMPLIES
+                continue
             line, column = self.doc.position(self.offset + _start(child))
             self.remarks, self.divisors = [], []
             name = self.defined_name(child) if (definitions and not links
@@ -887,7 +942,7 @@ class _Builder:
             return self.number(tok)
         if tok.type == "LETTER":
             if (str(tok) == "e" and "e" not in self.bound and "e" not in self.doc.declared
-                    and "e" not in self.symbols):
+                    and "e" not in self.doc.given_names):
                 return sympy.E    # Euler's number, unless declared (% symbols: e)
             return self.symbol(str(tok))
         if tok.type == "GREEK":
@@ -900,7 +955,7 @@ class _Builder:
         raise self.fail(f"unexpected {str(tok)!r}", tok)  # pragma: no cover
 
     def number(self, tok: Any) -> Any:
-        text = str(tok)
+        text = re.sub(r"\{,\}|\\,", "", str(tok))     # 73{,}856 and 73\,856 group thousands
         if len(text) > MAX_NUMBER_DIGITS:
             raise self.fail(f"number with {len(text)} digits; the limit is "
                             f"{MAX_NUMBER_DIGITS}", tok)
@@ -938,6 +993,26 @@ class _Builder:
 
     def _func(self, node: Any) -> Any:
         raise self.fail(f"function {node.children[0]} needs an argument", node)
+
+    def _dots(self, node: Any) -> Any:
+        raise self.fail(r"'\dots' is read only between the terms of a sum, as in "
+                        r"1 + 2 + \dots + n; write \sum_{k=a}^{b} ... (or a product "
+                        r"\prod_{k=a}^{b} ...) instead", node)
+
+    def _evalbar(self, node: Any) -> Any:
+        """``\\left. E \\right|_{x=a}``: E with x replaced by a (SymPy's ``Subs``)."""
+        ch = node.children
+        if str(ch[6]) != "=":
+            raise self.fail(r"an evaluation bar is written \left. ... \right|_{x=a}", ch[6])
+        var = self.symbol(str(ch[5]))
+        point = self.build(ch[7])
+        saved = dict(self.bound)
+        self.bound.pop(str(ch[5]), None)
+        try:
+            body = self.build(ch[1])
+        finally:
+            self.bound = saved
+        return sympy.Subs(body, var, point)
 
     def _unknown_command(self, node: Any) -> Any:
         raise self.fail(f"unsupported LaTeX command {node.children[0]}", node)
@@ -1073,12 +1148,33 @@ class _Builder:
         while _family(node.data) == "sum":
             terms.append((node.data, node.children[2]))
             node = node.children[0]
-        total = self.build(node)
-        parts = [total]
-        for op, child in reversed(terms):
+        terms.append(("add", node))
+        terms.reverse()
+        if any(_is_dots(child) for _, child in terms):
+            return self.elided(terms)
+        parts = []
+        for op, child in terms:
             value = self.build(child)
             parts.append(value if op == "add" else -value)
         return sympy.Add(*parts)
+
+    def elided(self, terms: list[tuple[str, Any]]) -> Any:
+        """``t_1 + t_2 + \\dots + t_n``: the sum it abbreviates, or a refusal saying why."""
+        from derive.check.elision import elided_sum
+
+        at = next(k for k, (_, child) in enumerate(terms) if _is_dots(child))
+        dots = terms[at][1]
+        how = (r"; write the sum as \sum_{k=a}^{b} ... instead")
+        if any(op != "add" for op, _ in terms) or at == 0 or at != len(terms) - 2:
+            raise self.fail(r"'\dots' is read only as t_1 + t_2 + \dots + t_n (terms added, "
+                            r"the dots before the last term)" + how, dots)
+        before = [self.build(child) for _, child in terms[:at]]
+        last = self.build(terms[-1][1])
+        try:
+            return elided_sum(before, last)
+        except ValueError as exc:
+            raise self.fail(f"cannot tell which terms '\\dots' stands for: {exc}" + how,
+                            dots) from None
 
     _sub = _add
 
@@ -1179,7 +1275,7 @@ class _Builder:
             name = (_applied_name(node, items[i + 1][1]) if i + 1 < len(items)
                     and items[i + 1][0] == "implicit" else None)
             if name is not None and name in self.functions:
-                unknown = (name, sympy.Function(name), None, None)
+                unknown = (name, sympy.Function(name), None, None, None)
                 values.append((op, self.call(unknown, node, items[i + 1][1]), node))
                 i += 2
                 continue
@@ -1209,33 +1305,35 @@ class _Builder:
             previous = op
         return result
 
-    def callable(self, node: Any) -> tuple[str, Any, int | None, Any] | None:
-        """(name, builder, arity, log base node) when ``node`` is a function to apply."""
+    def callable(self, node: Any) -> tuple[str, Any, int | None, Any, Any] | None:
+        """(name, builder, arity, log base node, power) when ``node`` is a function to
+        apply; ``power`` is n of ``\\sin^{n} x`` (the n-th power of the value), else None."""
         from lark import Tree
 
         if not isinstance(node, Tree):
             return None
-        base = None
+        base = power = None
         head = node
         if node.data == "script":
             markers = [str(m) for m in node.children[1::2]]
             head = node.children[0]
             if not isinstance(head, Tree) or head.data not in ("func", "name"):
                 return None
-            if markers != ["_"]:
-                raise self.fail("a function may carry only a subscript (a logarithm's base)",
-                                node)
-            base = node.children[2]
+            if head.data == "name" and self.callable(head) is None:
+                return None      # a name with scripts, not a function
+            if markers == ["^"]:
+                power = self.function_power(node.children[2])
+            elif markers != ["_"]:
+                raise self.fail("a function may carry a subscript (a logarithm's base) or a "
+                                r"power (\sin^{2} x), not both", node)
+            else:
+                base = node.children[2]
         if head.data == "func":
             name = str(head.children[0])[1:]
         elif head.data == "name":
             name = _name_of_command(str(head.children[0]))
             if name not in _MATH_FUNCTIONS and name not in _engine_functions():
-                if str(head.children[0]).startswith(r"\operatorname"):
-                    known = sorted(set(_MATH_FUNCTIONS) | set(_engine_functions()))
-                    raise self.fail(f"unknown function {name!r}; known: {', '.join(known)}",
-                                    head)
-                return None
+                return None     # an unknown function (\operatorname{softmax}(x)) or a name
         else:
             return None
         if base is not None and name not in ("log",):
@@ -1244,10 +1342,25 @@ class _Builder:
             builder, arity = _MATH_FUNCTIONS[name]
         else:
             builder, arity = None, None
-        return name, builder, arity, base
+        return name, builder, arity, base, power
 
-    def call(self, function: tuple[str, Any, int | None, Any], fnode: Any, arg: Any,
+    def function_power(self, node: Any) -> Any:
+        """n of ``\\sin^{n} x``: a positive whole number (``\\sin^{-1}`` is the inverse
+        function, not a power, and is refused)."""
+        value = self.build(node)
+        if not (value.is_Integer and value >= 1):
+            raise self.fail(r"a power written on a function name must be a positive whole "
+                            r"number (\sin^{2} x is (\sin x)^2); write \arcsin or "
+                            r"(\sin x)^{-1} instead", node)
+        return value
+
+    def call(self, function: tuple[str, Any, int | None, Any, Any], fnode: Any, arg: Any,
              built: Any = None) -> Any:
+        value = self.call_value(function[:4], fnode, arg, built)
+        return value if function[4] is None else self.power(value, function[4], fnode)
+
+    def call_value(self, function: tuple[str, Any, int | None, Any], fnode: Any, arg: Any,
+                   built: Any = None) -> Any:
         from lark import Tree
 
         name, builder, arity, base = function
@@ -1448,6 +1561,13 @@ def _differential(node: Any) -> tuple[str | None, int]:
     return None, 1
 
 
+def _is_dots(node: Any) -> bool:
+    from lark import Tree
+
+    node = _unwrap(node)
+    return isinstance(node, Tree) and node.data == "dots"
+
+
 def _is_bigop(node: Any) -> bool:
     from lark import Tree
 
@@ -1531,7 +1651,7 @@ def _function_name(node: Any, letters: bool = True) -> str | None:
         return _GREEK_ALIASES.get(name, name)
     if node.data == "letter" and letters and str(node.children[0]) in _FUNCTION_LETTERS:
         return str(node.children[0])
-    if node.data == "name" and not str(node.children[0]).startswith(r"\operatorname"):
+    if node.data == "name":
         name = _name_of_command(str(node.children[0]))
         if (len(name) > 1 and _IDENT.match(name) and name not in _MATH_FUNCTIONS
                 and name not in _engine_functions()):

@@ -41,8 +41,17 @@ MAX_DEPTH = 120           # nesting of brackets / expression tree (an operator c
 MAX_INT_BITS = 4_096      # integer literals and constant powers stay this small
 MAX_FACTORIAL = 1_000
 
+def relu(x: Any, evaluate: bool = True) -> Any:
+    """The rectifier, ``max(0, x)`` (``relu``/``ReLU`` in claims, ``\\operatorname{ReLU}``)."""
+    return sympy.Max(0, x, evaluate=evaluate)
+
+
 # Calls the claim language knows: name -> builder(args) -> SymPy object.
 _FUNCTIONS: dict[str, Callable[..., Any]] = {
+    "relu": relu,
+    "ReLU": relu,
+    "tan": sympy.tan,
+    "tanh": sympy.tanh,
     "floor": sympy.floor,
     "ceiling": sympy.ceiling,
     "ceil": sympy.ceiling,

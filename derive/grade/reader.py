@@ -384,12 +384,38 @@ def _relocate(exc: ParseError, source: str) -> ParseError:
 
 
 def split_assumptions(text: str) -> list[str]:
-    """Assumptions written on one line, separated by ``;`` (a single ``=`` is ``==``).
+    """Assumptions written on one line, separated by ``;``, or by commas when every piece
+    is a comparison (``m >= 0, m <= K - 1``; ``a, b real`` stays one); a single ``=`` is
+    ``==``.
 
     >>> split_assumptions("s >= 2; P >= 1; H = 32")
     ['s >= 2', 'P >= 1', 'H == 32']
+    >>> split_assumptions("m >= 0, m <= K - 1; a, b real")
+    ['m >= 0', 'm <= K - 1', 'a, b real']
     """
-    return [_SINGLE_EQ.sub("==", part.strip()) for part in text.split(";") if part.strip()]
+    out = []
+    for part in text.split(";"):
+        pieces = _top_level_commas(part)
+        if len(pieces) > 1 and all(re.search(r"[<>=]", p) for p in pieces):
+            out.extend(pieces)
+        elif part.strip():
+            out.append(part)
+    return [_SINGLE_EQ.sub("==", p.strip()) for p in out if p.strip()]
+
+
+def _top_level_commas(text: str) -> list[str]:
+    """``text`` split at the commas outside brackets."""
+    pieces, depth, start = [], 0, 0
+    for i, ch in enumerate(text):
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            pieces.append(text[start:i])
+            start = i + 1
+    pieces.append(text[start:])
+    return pieces
 
 
 _SINGLE_EQ = re.compile(r"(?<![=<>!])=(?!=)")

@@ -12,7 +12,16 @@ that link is not checked, and later lines that use the name mean its definition 
 ``H_out = output_size(H, K, P, S, D)`` further down is a checked claim).
 
 Relations other than equality (``<=``, ``<`` ...) are read but not checked: such a step is
-``unknown`` and says so.
+``unknown`` and says so.  Two are read specially (LaTeX):
+
+* ``a \approx b`` is a numeric step (relation ``~=``): both sides must be numbers, and
+  ``|a - b|`` must be at most half a unit in the last decimal written on the right (on the
+  left when the right has no decimals), decided by interval arithmetic.  The step's method
+  names the tolerance, so an approximate step is never mistaken for an exact one.
+* ``A \implies B`` (``\Rightarrow``): the equations before the arrow are hypotheses (not
+  checked as identities); the equations after it start a new chain that is checked with
+  them as assumptions (shown among the assumptions in force), so ``3x + 1 = 7 \implies
+  x = 2`` is a proof and ``2a = 6 \implies a = 4`` is refuted.
 
 Every step shows its reading, the expression as the engine understood it (``read_as``: plain
 text and LaTeX typeset by :func:`derive.render.printer.to_latex`), so a misreading is seen
@@ -35,6 +44,8 @@ from typing import Any, Sequence
 from derive.check.verdict import EXIT_CODES, Status, Verdict, _plain, weakest
 from derive.errors import DeriveError, InputError
 from derive.grade.reader import Derivation, read_file, read_text, split_assumptions
+
+APPROX, IMPLIES = "~=", "=>"     # relations of LaTeX's \approx and \implies
 
 _EQUALITIES = ("=", "==")
 
@@ -131,13 +142,17 @@ def reading(expr: Any) -> dict[str, str]:
     return {"text": text, "latex": latex}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class DerivationReport:
     """The outcome of grading one derivation.
 
     ``verdict`` is the weakest step's status; ``first_wrong`` the first refuted step (else
     the first step in error); ``exit_code`` follows the command line (0 proved, 1 refuted,
     2 bad input or error, 3 tested or unknown).
+
+    ``str(report)`` and ``repr(report)`` are the command line's text report
+    (:meth:`explain`), so a plain-text frontend shows what ``derive verify --file`` prints;
+    Jupyter shows :func:`derive.grade.notebook.report_html` (steps typeset, with marks).
     """
 
     steps: tuple[StepResult, ...]
@@ -262,6 +277,9 @@ class DerivationReport:
     def __str__(self) -> str:
         return self.explain()
 
+    def __repr__(self) -> str:
+        return self.explain()
+
     # -- notebooks ---------------------------------------------------------------------
     def _repr_html_(self) -> str:
         from derive.grade.notebook import report_html
@@ -302,9 +320,18 @@ def grade_text(text: str, fmt: str | None = None, assume: Sequence[str] = (),
                budget: float | None = None, source: str = "<text>") -> DerivationReport:
     """Read and check a derivation given as text (``fmt`` ``"text"``/``"latex"``/detect).
 
+    The text is one expression per line or LaTeX (detected from a backslash command or
+    ``$$``; ``fmt`` forces either); ``assume`` adds assumptions for every step, and
+    ``# assume:`` / ``# given:`` lines (``%`` in LaTeX) add them below where they are
+    written.  The report prints as the command line's text and displays in Jupyter with
+    every step typeset and marked.  Malformed text raises
+    :class:`~derive.errors.ParseError` naming the line and column.
+
     >>> r = grade_text("(a + b)**2\\na**2 + b**2")
     >>> r.verdict.value, r.first_wrong.line
     ('refuted', 2)
+    >>> grade_text(r"\\frac{d}{dx} x^2 = 2x").verdict.value
+    'proved'
     """
     return grade(read_text(text, fmt, source), assume, budget)
 
@@ -341,9 +368,12 @@ def grade(derivation: Derivation, assume: Sequence[str] = (),
                                                       entry.line)
         resolved.append(expr)
 
+    premises, hypotheses = _premises(entries, resolved, labels, sympy)
+
     # 2. steps
     for i, entry in enumerate(entries):
-        if entry.relation is None or i == 0 or (i - 1) in labels:
+        if (entry.relation in (None, IMPLIES) or i == 0 or (i - 1) in labels
+                or i in hypotheses):
             continue
         prev = entries[i - 1]
         in_force = base + tuple(a for n in notes if n.kind in ("assume", "given")
@@ -358,8 +388,13 @@ def grade(derivation: Derivation, assume: Sequence[str] = (),
                     break
         divisors = ([_substitute(d, definitions, sympy) for d in prev.divisors],
                     [_substitute(d, definitions, sympy) for d in entry.divisors])
-        verdict = _check_step(resolved[i - 1], resolved[i], entry.relation, in_force, budget,
-                              check_exprs, divisors)
+        if entry.relation == APPROX:
+            verdict = _check_approx(resolved[i - 1], resolved[i], prev.text, entry.text)
+        else:
+            verdict = _check_step(resolved[i - 1], resolved[i], entry.relation,
+                                  in_force + tuple(eq for eq, _ in premises[i]), budget,
+                                  check_exprs, divisors)
+        in_force = in_force + tuple(text for _, text in premises[i])
         hint = _hint(verdict, resolved[i - 1], resolved[i], entry.line, given, in_force,
                      derivation.fmt)
         steps.append(StepResult(len(steps) + 1, entry.line, entry.column, entry.text,
@@ -368,6 +403,86 @@ def grade(derivation: Derivation, assume: Sequence[str] = (),
     return DerivationReport(tuple(steps), derivation.source, derivation.fmt,
                             tuple(definitions.values()), base, derivation.lines,
                             time.perf_counter() - start)
+
+
+def _premises(entries: list[Any], resolved: list[Any], labels: set[int], sympy: Any
+              ) -> tuple[list[tuple[tuple[Any, str], ...]], set[int]]:
+    r"""For each entry, the equations it follows from through ``\implies`` (every
+    equation of the chains before the arrow(s), as SymPy ``Eq`` and the text shown); and
+    the entries that are such premises: hypotheses, not identities, so not checked."""
+    out: list[tuple[tuple[Any, str], ...]] = []
+    held: tuple[tuple[Any, str], ...] = ()
+    chain: list[tuple[int, Any, str]] = []
+    premise_entries: set[int] = set()
+    for i, entry in enumerate(entries):
+        if entry.relation is None:
+            held, chain = (), []
+        elif entry.relation == IMPLIES:
+            held = held + tuple((eq, text) for _, eq, text in chain)
+            premise_entries.update(k for k, _, _ in chain)
+            chain = []
+        elif entry.relation in _EQUALITIES and i > 0 and (i - 1) not in labels:
+            eq = _solved(sympy.Eq(resolved[i - 1], resolved[i], evaluate=False), sympy)
+            chain.append((i, eq, f"{sympy.sstr(resolved[i - 1])} == "
+                                 f"{sympy.sstr(resolved[i])} (line {entries[i - 1].line})"))
+        out.append(held)
+    return out, premise_entries
+
+
+def _solved(eq: Any, sympy: Any) -> Any:
+    """``3*x + 1 = 7`` as ``x = 2`` (the same condition, in the form the domain uses as a
+    value): only when the equation is linear in one symbol with a constant coefficient and
+    fixes it to a number; otherwise the equation itself."""
+    diff = sympy.expand(eq.lhs - eq.rhs)
+    symbols = diff.free_symbols
+    if len(symbols) != 1 or not isinstance(diff, sympy.Expr):
+        return eq
+    (s,) = symbols
+    if not diff.is_polynomial(s) or sympy.degree(diff, s) != 1:
+        return eq
+    c = diff.coeff(s)
+    if not c.is_number or c == 0:
+        return eq
+    return sympy.Eq(s, -(diff - c * s) / c, evaluate=False)
+
+
+def _check_approx(lhs: Any, rhs: Any, lhs_text: str, rhs_text: str) -> Verdict:
+    r"""``lhs \approx rhs``: within half a unit of the last decimal written (right side
+    first), decided by interval arithmetic between numbers.
+
+    >>> import sympy
+    >>> _check_approx(sympy.pi, sympy.Rational(314, 100), r"\pi", "3.14").method
+    'approximate: |lhs - rhs| <= 0.005 (half a unit in the last decimal written)'
+    >>> _check_approx(sympy.Rational(2, 3), sympy.Rational(666, 1000), "2/3", "0.666").status
+    <Status.REFUTED: 'refuted'>
+    """
+    import re
+    from fractions import Fraction
+
+    from derive.check.interval import within
+
+    decimals = [len(d) for d in re.findall(r"\d\.(\d+)", rhs_text)] or [
+        len(d) for d in re.findall(r"\d\.(\d+)", lhs_text)] or [0]
+    tolerance = Fraction(1, 2 * 10 ** max(decimals))
+    shown = f"{float(tolerance):g}"
+    method = f"approximate: |lhs - rhs| <= {shown} (half a unit in the last decimal written)"
+    names = sorted(str(s) for s in _free_symbols(lhs) | _free_symbols(rhs))
+    if names:
+        return Verdict(Status.UNKNOWN, f"an approximate step is checked only between numbers "
+                                       f"({', '.join(names)} not given)")
+    try:
+        outcome = within(lhs, rhs, tolerance)
+    except Exception as exc:  # the report must survive any failure of one step
+        return Verdict(Status.ERROR, f"the checker failed on this step ({type(exc).__name__})")
+    if outcome.kind == "agree":
+        return Verdict(Status.PROVED, method, lhs_value=outcome.lhs, rhs_value=outcome.rhs)
+    if outcome.kind == "differ":
+        return Verdict(Status.REFUTED, method.replace("<=", ">", 1), counterexample={},
+                       lhs_value=outcome.lhs, rhs_value=outcome.rhs)
+    if outcome.kind == "undefined":
+        return Verdict(Status.REFUTED, "approximate: a side has no value",
+                       counterexample={}, lhs_value=outcome.lhs, rhs_value=outcome.rhs)
+    return Verdict(Status.UNKNOWN, f"approximate step not decided ({outcome.reason})")
 
 
 def _hint(verdict: Verdict, before: Any, after: Any, line: int, given: bool,

@@ -15,11 +15,13 @@ other module builds mathematics by string concatenation.
 
 from __future__ import annotations
 
+import re
+
 from fractions import Fraction
 from typing import Any
 
 import sympy
-from sympy.printing.latex import LatexPrinter
+from sympy.printing.latex import LatexPrinter, greek_letters_set
 
 from derive.render.escape import escape_latex
 
@@ -129,10 +131,36 @@ class DerivePrinter(LatexPrinter):
     def _with_exponent(out: str, exp: str | None) -> str:
         return out if exp is None else r"\left(%s\right)^{%s}" % (out, exp)
 
+    # -- what the LaTeX reader must read back as written ---------------------------------
+    def _print_Mul(self, expr: Any) -> str:
+        # sigma (a + b) would read back as sigma applied to a + b: a name that can be a
+        # function (Greek letters, f, g, h, words) before parentheses gets a \cdot
+        out = super()._print_Mul(expr)
+        if not any(isinstance(f, sympy.Symbol) and _applicable(f.name) for f in expr.args):
+            return out
+        return _APPLIED_LOOKING.sub(r"\1 \\cdot \\left(", out)
+
+    def _print_Mod(self, expr: Any, exp: str | None = None) -> str:
+        # operands in parentheses unless they are atoms: '1 \bmod 2 a' and '- a \bmod 2'
+        # are ambiguous to a reader
+        left, right = (r"\left(%s\right)" % self._print(a) if _compound(a) else self._print(a)
+                       for a in expr.args)
+        out = rf"{left} \bmod {right}"
+        return out if exp is None else r"\left(%s\right)^{%s}" % (out, exp)
+
+    def _print_Subs(self, subs: Any) -> str:
+        expr, old, new = subs.args
+        if len(old) != 1:
+            return super()._print_Subs(subs)
+        return r"\left. %s \right|_{%s=%s}" % (self._print(expr), self._print(old[0]),
+                                                  self._print(new[0]))
+
     # -- symbols and indexed quantities ----------------------------------------------------
     def _print_Symbol(self, expr: Any, style: str = "plain") -> str:
         if expr in self._settings["symbol_names"]:
             return self._settings["symbol_names"][expr]
+        if expr.name == "e":      # the letter e, not Euler's number
+            return r"\mathit{e}"
         return self._name(expr.name)
 
     def _name(self, name: str) -> str:
@@ -187,6 +215,26 @@ class DerivePrinter(LatexPrinter):
 def _negative(term: Any) -> bool:
     coeff = term.as_coeff_Mul()[0]
     return bool(coeff.is_number and coeff.is_negative)
+
+
+def _applicable(name: str) -> bool:
+    """A name that the LaTeX reader applies to parentheses that follow it."""
+    return _is_greek(name) or name in ("f", "g", "h") or (
+        len(name) > 1 and name.isalnum() and "_" not in name)
+
+
+def _compound(value: Any) -> bool:
+    """An operand of \\bmod that needs parentheses: sums, products, remainders, signs and
+    fractions (floors, powers and names are delimited already)."""
+    return (isinstance(value, (sympy.Add, sympy.Mul, sympy.Mod))
+            or (value.is_number and not (value.is_Integer and value >= 0))
+            or value.could_extract_minus_sign())
+
+
+# a function-like name (\sigma, f, \mathit{size}) followed by a parenthesised factor
+_APPLIED_LOOKING = re.compile(
+    r"((?<![\\\w])[fgh]|\\mathit\{[A-Za-z0-9]{2,}\}|\\(?:%s)(?![A-Za-z])) \\left\("
+    % "|".join(sorted(greek_letters_set | {"lambda", "Lambda"}, key=len, reverse=True)))
 
 
 def _is_greek(name: str) -> bool:

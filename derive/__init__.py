@@ -1,4 +1,4 @@
-"""derive: machine-checked mathematics for convolutional networks.
+r"""derive: machine-checked mathematics for convolutional networks.
 
 The public API is the sorted ``__all__`` below.  Names are resolved lazily so that
 ``import derive`` (and ``derive --help``) does not pay for importing SymPy.
@@ -8,6 +8,24 @@ The public API is the sorted ``__all__`` below.  Names are resolved lazily so th
 32
 >>> derive.verify("ceiling(a/b) == floor((a + b - 1)/b)").status.value
 'proved'
+
+A hand derivation, in LaTeX or plain text, is checked step by step by ``grade_text`` (or
+``grade_file``); the report prints as the command line's text, and Jupyter displays it with
+every step typeset and marked:
+
+>>> report = derive.grade_text(r"\frac{d}{dx} x^2 = x")
+>>> report.verdict.value, report.first_wrong.line, report.first_wrong.column
+('refuted', 1, 20)
+>>> print(report)
+<text>: REFUTED; the first wrong step is line 1, column 20
+  line   1           \frac{d}{dx} x^2
+  line   1  REFUTED  x   (...)
+             read as: x
+...
+  The two sides differ when x=1:
+    left side: \frac{d}{dx} x^2 = 2
+    right side: x = 1
+...
 """
 
 from __future__ import annotations
@@ -28,6 +46,8 @@ _EXPORTS = {
     "check_derivation": "derive.check.derivation",
     "conv_matrix": "derive.conv.toeplitz",
     "conv_matrix_2d": "derive.conv.toeplitz",
+    "grade_file": "derive.grade.report",
+    "grade_text": "derive.grade.report",
     "im2col": "derive.conv.im2col",
     "output_size": "derive.conv.shapes",
     "pool_output_size": "derive.conv.shapes",

@@ -12,7 +12,17 @@ from __future__ import annotations
 
 
 class DeriveError(Exception):
-    """Base class of every error raised by derive on purpose."""
+    """Base class of every error raised by derive on purpose.
+
+    In IPython and Jupyter the error shows as its message, not as a traceback.
+
+    >>> InputError("got stride=0")._render_traceback_()
+    ['derive: got stride=0']
+    """
+
+    def _render_traceback_(self) -> list[str]:
+        """What IPython shows instead of a traceback: the message, on one line."""
+        return [f"derive: {self}"]
 
     def with_context(self, context: str) -> "DeriveError":
         """Return the same error with ``context`` prepended to its message.

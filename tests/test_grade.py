@@ -3,6 +3,7 @@ text agree, annotations apply where documented, malformed files are clear errors
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -257,8 +258,10 @@ def test_html_and_latex_reprs_carry_marks() -> None:
     assert report_html(good) == good._repr_html_()
     assert report_latex(good).count(r"\\") == len(good.steps)
     html_escaped = report_html(grade_text("a*b\n<= a*b + 1"))
-    assert "&lt;text&gt;" in html_escaped and "<text>" not in html_escaped
-    assert "<code>a*b</code>" in html_escaped
+    assert "<text>" not in html_escaped and "&lt;text&gt;" not in html_escaped  # a placeholder
+    assert "<code>a*b</code>" in html_escaped and "&le; <code>a*b + 1</code>" in html_escaped
+    named = report_html(dataclasses.replace(grade_text("a*b\nb*a"), source="a<b&c.txt"))
+    assert "a&lt;b&amp;c.txt: proved" in named and "a<b" not in named
 
 
 def test_cell_magic_function_and_bad_input(capsys) -> None:

@@ -9,8 +9,8 @@ import derive
 
 EXPECTED = [
     "Claim", "DeriveError", "Layer", "Merge", "Status", "Verdict", "check_derivation",
-    "conv_matrix", "conv_matrix_2d", "im2col", "output_size", "pool_output_size",
-    "receptive_field", "transposed_output_size", "verify",
+    "conv_matrix", "conv_matrix_2d", "grade_file", "grade_text", "im2col", "output_size",
+    "pool_output_size", "receptive_field", "transposed_output_size", "verify",
 ]
 
 

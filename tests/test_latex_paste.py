@@ -23,6 +23,22 @@ from derive.grade.report import grade_text
 P, T, R, U = Status.PROVED, Status.TESTED, Status.REFUTED, Status.UNKNOWN
 
 CASES = [
+    # the examples of the reading rules: Leibniz notation, applied functions, operator names
+    (r"$$ \frac{d}{dx} x^2 = 2x $$", P),
+    (r"$$ \frac{d}{dx} x^2 = x $$", R),
+    (r"$$ \frac{\mathrm{d}}{\mathrm{d}x}(x^3) = x^2 $$", R),
+    (r"$$ \frac{dL}{dw} = \frac{L}{w} $$", (R, T, U)),
+    ("% assume: m >= 0, m <= K - 1\n"
+     r"$$ \frac{d}{d w_m} \sum_{u=0}^{K-1} w_u x_{i+u} = x_{i+m} $$", P),
+    (r"$$ \sigma(a + b) = \sigma(a) + \sigma(b) $$", (R, T, U)),
+    (r"$$ g(a+b) = g(a) + g(b) $$", (R, T, U)),
+    (r"$$ \log 2n = n \log 2 $$", R),
+    (r"$$ \sin 2x = 2 \sin x \cos x $$", (P, T)),
+    (r"$$ \exp 2x = (\exp x)^2 $$", (P, T)),
+    ("\\begin{align*} 2a + 3a &= 5a \\text{ terms} \\\\ &= 5a \\quad \\text{done} \\end{align*}", P),
+    (r"$$ e^{\ln 2} = 2 $$", P),
+    ("\\begin{align*} r_L &= 1 + 2L \\\\ &= 2L + 1 \\\\ &= 2L \\end{align*}", R),
+    ("\\begin{align*} a + a &= 2a & b b &= b^2 \\end{align*}", P),
     # thousands separators
     (r"$$ 3 \times 3 \times 64 \times 128 = 73{,}728 $$", P),
     (r"$$ 3 \times 3 \times 64 \times 128 = 73\,729 $$", R),

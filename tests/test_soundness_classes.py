@@ -328,3 +328,36 @@ def test_latex_divisors_are_kept_where_sympy_cancels_them(capsys, tmp_path) -> N
     out = tmp_path / "out.jsonl"
     main(["verify", "--batch", str(batch), "--jobs", "1", "--output", str(out)])
     assert json.loads(out.read_text().splitlines()[0])["verdict"] == "refuted"
+
+
+def test_a_divisor_of_a_piecewise_branch_counts_only_where_that_branch_is_taken() -> None:
+    """The engine's receptive field is Piecewise((L(K-1)+1, S = 1), (... /(S - 1), True)):
+    S = 1 takes the first branch, so it is no point where the claim is undefined."""
+    import sympy
+
+    from derive.check.engine import check_exprs
+    from derive.conv.receptive import receptive_field_size
+
+    L, K, S, x = sympy.symbols("L K S x")
+    r = receptive_field_size(L, K, S)
+    assert check_exprs(r, r).status is Status.PROVED
+    # where the branch is taken, its zero divisor still refutes
+    taken = sympy.Piecewise((1 / (x - 2), x <= 3), (1, True))
+    v = check_exprs(taken, taken)
+    assert v.status is not Status.PROVED
+    assert check_exprs(sympy.Piecewise((1 / (x - 2), x >= 5), (0, True)),
+                       sympy.Piecewise((1 / (x - 2), x >= 5), (0, True))).status \
+        is Status.PROVED
+
+
+def test_sums_that_differ_only_in_their_index_names_are_identical() -> None:
+    import sympy
+
+    from derive.check.engine import check_exprs
+
+    u, v, K = sympy.symbols("u v K")
+    w = sympy.IndexedBase("w")
+    assert check_exprs(sympy.Sum(w[u], (u, 0, K)), sympy.Sum(w[v], (v, 0, K))).status \
+        is Status.PROVED
+    assert check_exprs(sympy.Sum(w[u], (u, 0, K)), sympy.Sum(w[v], (v, 1, K))).status \
+        is Status.REFUTED

@@ -49,6 +49,20 @@ def divisors(*exprs: Any) -> list[Any]:
     def walk(e: Any, ranges: tuple) -> None:
         if not isinstance(e, sympy.Basic) or e.is_Atom:
             return
+        if isinstance(e, sympy.Piecewise):
+            # a branch's divisors matter only where that branch is the one taken
+            taken = sympy.false
+            for branch, cond in e.args:
+                guard = sympy.And(cond, sympy.Not(taken))
+                inner: list[Any] = []
+                for d in divisors(branch):
+                    inner.append(d if guard is sympy.true else
+                                 sympy.Piecewise((d, guard), (1, True)))
+                for d in inner:
+                    _keep(d, ranges, out)
+                walk(cond, ranges)
+                taken = sympy.Or(taken, cond)
+            return
         if isinstance(e, _SIGNED):
             walk(e.function, tuple(e.limits) + ranges)
             for i, (_, lo, hi) in enumerate(e.limits):
@@ -107,6 +121,17 @@ def undefined_points(conditions: Sequence[Any], domain: Domain
     ``(None, condition)`` naming one that could be settled neither way."""
     from derive.check.evaluate import _write_out
     for c in conditions:
+        if _is_guarded(c):
+            divisor, guard = c.args[0]
+            where = _within(domain, guard)
+            if where is None:
+                return None, c              # the branch's domain is not one we can build
+            if where is False:
+                continue                    # the branch is never taken on the domain
+            point, unsettled = undefined_points([divisor], where)
+            if point is not None or unsettled is not None:
+                return point, (c if unsettled is not None else None)
+            continue
         if c.is_number:
             if _write_out(c) == 0:
                 return {}, None
@@ -128,6 +153,43 @@ def undefined_points(conditions: Sequence[Any], domain: Domain
         if not settled:
             return None, c
     return None, None
+
+
+def _is_guarded(c: Any) -> bool:
+    """A divisor of one Piecewise branch: ``Piecewise((d, guard), (1, True))``."""
+    return (isinstance(c, sympy.Piecewise) and len(c.args) == 2
+            and c.args[1].cond is sympy.true and c.args[1].expr == 1)
+
+
+def _within(domain: Domain, guard: Any) -> Any:
+    """The domain where ``guard`` holds (``False`` when it never does; ``None`` when the
+    guard is not a conjunction of comparisons of one symbol with a number).  On integers,
+    ``s != c`` at an end of the range moves that end (``S >= 1, S != 1`` is ``S >= 2``)."""
+    from derive.check.domain import build_domain
+    from derive.errors import InputError
+
+    parts = sympy.And.make_args(guard)
+    extra = []
+    for p in parts:
+        if not isinstance(p, sympy.core.relational.Relational):
+            return None
+        sides = [a for a in (p.lhs, p.rhs) if a.is_Symbol]
+        if len(sides) != 1 or not (p.lhs.is_number or p.rhs.is_number):
+            return None
+        if isinstance(p, sympy.Ne):
+            sym, value = (p.lhs, p.rhs) if p.lhs.is_Symbol else (p.rhs, p.lhs)
+            d = domain.of(sym.name)
+            if d.integer and d.lower is not None and value == d.lower:
+                p = sympy.Ge(sym, value + 1)
+            elif d.integer and d.upper is not None and value == d.upper:
+                p = sympy.Le(sym, value - 1)
+            else:
+                return None
+        extra.append(p)
+    try:
+        return build_domain(list(domain.symbols), list(domain.texts) + extra)
+    except InputError:
+        return False
 
 
 def _nonzero_by_assumptions(c: Any, domain: Domain) -> bool:

@@ -49,10 +49,40 @@ def shift_lower_bounds(lhs: Any, rhs: Any, domain: Domain,
 
 
 def identical(lhs: Any, rhs: Any, domain: Domain) -> Proof:
-    """Both sides are the same expression once SymPy has built them."""
+    """Both sides are the same expression once SymPy has built them, up to the names of
+    summation indices (``sum_u w_u`` is ``sum_v w_v``)."""
     if lhs == rhs:
         return "identical after SymPy's automatic evaluation", ()
+    if _has(lhs, _SUMS) and _has(rhs, _SUMS) and bound_renamed(lhs) == bound_renamed(rhs):
+        return "identical up to the names of summation indices", ()
     return None
+
+
+def bound_renamed(e: Any, counter: Any = None) -> Any:
+    """``e`` with every summation/product index renamed, in order of appearance, to the
+    same fresh integer names (so two sums that differ only in their indices' names, or in
+    those names' assumptions, become equal).
+
+    >>> u, v, K = sympy.symbols("u v K")
+    >>> w = sympy.IndexedBase("w")
+    >>> bound_renamed(sympy.Sum(w[u], (u, 0, K))) == bound_renamed(sympy.Sum(w[v], (v, 0, K)))
+    True
+    """
+    import itertools
+    counter = counter if counter is not None else itertools.count()
+    if not isinstance(e, sympy.Basic) or e.is_Atom:
+        return e
+    if isinstance(e, _SUMS):
+        fresh = {var: sympy.Dummy("i", dummy_index=_BOUND_BASE + next(counter), integer=True)
+                 for var, _, _ in e.limits}
+        e = e.xreplace(fresh)
+        return e.func(bound_renamed(e.function, counter),
+                      *[(v, bound_renamed(lo, counter), bound_renamed(hi, counter))
+                        for v, lo, hi in e.limits])
+    return e.func(*[bound_renamed(a, counter) for a in e.args])
+
+
+_BOUND_BASE = 7_000_000     # dummy indices of renamed summation indices
 
 
 def canonical_form(lhs: Any, rhs: Any, domain: Domain) -> Proof:

@@ -52,32 +52,19 @@ class NumericOutcome:
 
 def compare(lhs: Any, rhs: Any, inst: Instance) -> NumericOutcome:
     """Compare two SymPy expressions at the point ``inst`` by interval arithmetic."""
-    saved = iv.prec
-    try:
-        for bits in PRECISIONS:
-            iv.prec = bits
-            try:
-                a = _side(lhs, inst)
-                b = _side(rhs, inst)
-            except Inconclusive:
-                continue
-            except Declined as exc:
-                return NumericOutcome("inconclusive", reason=str(exc))
-            if isinstance(a, str) or isinstance(b, str):
-                return NumericOutcome("undefined", a if isinstance(a, str) else _show(a),
-                                      b if isinstance(b, str) else _show(b))
-            # complex values: the real and the imaginary parts compared separately
-            parts = [(x, y) for x, y in zip(a, b)]
-            with mp.workprec(bits + 16):
-                ends = [_ends(x - y) for x, y in parts]
-                if any(not (lo <= 0 <= hi) for lo, hi in ends):
-                    return _differ(lhs, rhs, inst, a, b)
-                scale = max([mpf(1)] + [_ends(abs(v))[1] for pair in parts for v in pair])
-                if all(hi - lo <= scale * mpf(2) ** -AGREE_BITS for lo, hi in ends):
-                    return NumericOutcome("agree", _show(a), _show(b))
-        return NumericOutcome("inconclusive", reason=f"no decision at {PRECISIONS[-1]} bits")
-    finally:
-        iv.prec = saved
+    def decide(a: Any, b: Any, bits: int) -> NumericOutcome | None:
+        # complex values: the real and the imaginary parts compared separately
+        parts = [(x, y) for x, y in zip(a, b)]
+        with mp.workprec(bits + 16):
+            ends = [_ends(x - y) for x, y in parts]
+            if any(not (lo <= 0 <= hi) for lo, hi in ends):
+                return _differ(lhs, rhs, inst, a, b)
+            scale = max([mpf(1)] + [_ends(abs(v))[1] for pair in parts for v in pair])
+            if all(hi - lo <= scale * mpf(2) ** -AGREE_BITS for lo, hi in ends):
+                return NumericOutcome("agree", _show(a), _show(b))
+        return None
+
+    return _at_precisions(lhs, rhs, inst, decide)
 
 
 def within(lhs: Any, rhs: Any, tolerance: Fraction) -> NumericOutcome:
@@ -92,6 +79,26 @@ def within(lhs: Any, rhs: Any, tolerance: Fraction) -> NumericOutcome:
     import random
 
     inst = Instance({}, random.Random(0))
+
+    def decide(a: Any, b: Any, bits: int) -> NumericOutcome | None:
+        if _ends(a[1]) != (0, 0) or _ends(b[1]) != (0, 0):
+            return NumericOutcome("inconclusive", reason="a side is not a real number")
+        tol = _rational(tolerance.numerator, tolerance.denominator)
+        with mp.workprec(bits + 16):
+            lo, hi = _ends(abs(a[0] - b[0]))
+            t_lo, t_hi = _ends(tol)
+            if hi <= t_lo:
+                return NumericOutcome("agree", _show(a), _show(b))
+            if lo > t_hi:
+                return _differ(lhs, rhs, inst, a, b)
+        return None
+
+    return _at_precisions(lhs, rhs, inst, decide)
+
+
+def _at_precisions(lhs: Any, rhs: Any, inst: Instance, decide: Any) -> NumericOutcome:
+    """Enclose both sides at each precision in turn until ``decide(a, b, bits)`` gives an
+    outcome; an undefined side or a declined evaluation ends the search."""
     saved = iv.prec
     try:
         for bits in PRECISIONS:
@@ -105,16 +112,9 @@ def within(lhs: Any, rhs: Any, tolerance: Fraction) -> NumericOutcome:
             if isinstance(a, str) or isinstance(b, str):
                 return NumericOutcome("undefined", a if isinstance(a, str) else _show(a),
                                       b if isinstance(b, str) else _show(b))
-            if _ends(a[1]) != (0, 0) or _ends(b[1]) != (0, 0):
-                return NumericOutcome("inconclusive", reason="a side is not a real number")
-            tol = _rational(tolerance.numerator, tolerance.denominator)
-            with mp.workprec(bits + 16):
-                lo, hi = _ends(abs(a[0] - b[0]))
-                t_lo, t_hi = _ends(tol)
-                if hi <= t_lo:
-                    return NumericOutcome("agree", _show(a), _show(b))
-                if lo > t_hi:
-                    return _differ(lhs, rhs, inst, a, b)
+            outcome = decide(a, b, bits)
+            if outcome is not None:
+                return outcome
         return NumericOutcome("inconclusive", reason=f"no decision at {PRECISIONS[-1]} bits")
     finally:
         iv.prec = saved

@@ -142,12 +142,12 @@ def test_progress_bar_on_stderr(capsys) -> None:
 def test_command_line_batch(tmp_path, capsys) -> None:
     src = tmp_path / "submissions.jsonl"
     src.write_text("\n".join(_lines(4)) + "\n{broken\n")
-    assert main(["verify", "--batch", str(src), "--jobs", "2"]) == 0
+    assert main(["verify", "--batch", str(src), "--jobs", "2"]) == 2    # a malformed line
     rows = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
     assert [r["line"] for r in rows] == list(range(1, 6))
     assert rows[-1]["verdict"] == "error"
     out = tmp_path / "results.jsonl"
-    assert main(["verify", "--batch", str(src), "--jobs", "1", "--output", str(out)]) == 0
+    assert main(["verify", "--batch", str(src), "--jobs", "1", "--output", str(out)]) == 2
     assert [json.loads(x)["verdict"] for x in out.read_text().splitlines()] == \
         [r["verdict"] for r in rows]
     assert main(["verify", "--batch", str(tmp_path / "missing.jsonl")]) == 2

@@ -131,8 +131,9 @@ def test_cli_latex_claim(capsys) -> None:
 
 
 def test_batch_claims_get_the_same_tolerance() -> None:
-    assert grade_item('{"claim": "a = b"}')["error"].startswith("line 1: a claim uses '=='")
-    assert grade_item('{"claim": "⌈a/b⌉ == ⌊(a + b − 1)/b⌋"}')["verdict"] == "proved"
+    assert grade_item('{"id": 1, "claim": "a = b"}')["error"].startswith(
+        "line 1: a claim uses '=='")
+    assert grade_item('{"id": 1, "claim": "⌈a/b⌉ == ⌊(a + b − 1)/b⌋"}')["verdict"] == "proved"
 
 
 # --- the reading, shown ------------------------------------------------------------------------

@@ -13,7 +13,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "verify", help="check a claim 'lhs == rhs' (or a derivation file, or a batch)",
         description="Check a claim: proved (with the method), refuted (with a counterexample),"
                     " tested (sampled instances agree, no proof) or unknown. Exit codes: "
-                    "0 proved, 1 refuted, 2 bad input, 3 tested or unknown.")
+                    "0 proved, 1 refuted, 2 bad input, 3 tested or unknown.",
+        epilog=_batch_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("claim", nargs="?", help='e.g. "ceiling(a/b) == floor((a + b - 1)/b)"')
     p.add_argument("--assume", action="append", default=[], metavar="TEXT",
                    help='an assumption such as "s >= 2", "p >= 0", "x real" (repeatable)')
@@ -28,10 +29,41 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="format of --file (default: from the file name) or of the claim "
                         "(latex: a one-line claim such as '\\frac{a}{b} = c')")
     p.add_argument("--batch", metavar="JSONL",
-                   help="grade many claims/derivations, one JSON object per line")
+                   help="grade many submissions, one JSON object per line ('-': standard "
+                        "input); see the fields below")
     p.add_argument("--jobs", type=int, default=2, help="worker processes for --batch")
     p.add_argument("--output", metavar="PATH", help="write --batch results here (default stdout)")
+    p.add_argument("--summary", action="store_true",
+                   help="after --batch, print counts per verdict, scores per student and the "
+                        "mean score (on standard error when results go to standard output)")
+    p.add_argument("--csv", metavar="FILE",
+                   help="also write id, student, verdict, first_wrong_line, score, feedback")
+    p.add_argument("--gradescope", metavar="FILE",
+                   help="also write Gradescope's autograder results.json")
+    p.add_argument("--partial", choices=("steps", "none"), default="steps",
+                   help="partial credit for a wrong submission: the share of checks that "
+                        "hold before the first wrong one (steps, the default) or none")
     p.set_defaults(func=run)
+
+
+def _batch_help() -> str:
+    """The --batch line format, from the schema shipped with the package."""
+    from derive.grade.submission import SCHEMA_PATH, schema
+
+    spec = schema()
+    lines = ["--batch: one JSON object per line (schema: " + str(SCHEMA_PATH.name) + " in the "
+             "derive.grade package). Keys:"]
+    for key, field in spec["properties"].items():
+        need = " (required)" if key in spec["required"] else ""
+        lines.append(f"  {key:<11}{field['description']}{need}")
+    lines += ["Verdicts: proved, wrong answer (every step holds, the answer differs from "
+              "expect), refuted (first wrong line), needs review (tested or undecided), "
+              "error (bad input). Exit code of --batch: 0 when every line was graded, 2 when "
+              "some line was bad input (all results are written first).",
+              'Example: {"id": "q1-ann", "student": "ann", "text": "floor((H + 2*P - K)/S) '
+              '+ 1\nfloor((H + 2*P - K + S)/S)", "assume": ["S >= 1"], "expect": '
+              '"floor((H + 2*P - K)/S) + 1", "points": 2}']
+    return "\n".join(lines)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -53,7 +85,9 @@ def run(args: argparse.Namespace) -> int:
     if args.batch:
         from derive.grade.batch import run_batch_command
         return run_batch_command(args.batch, jobs=args.jobs, output=args.output,
-                                 assume=args.assume, budget=args.budget)
+                                 assume=args.assume, budget=args.budget,
+                                 summary=args.summary, csv_path=args.csv,
+                                 gradescope_path=args.gradescope, partial=args.partial)
     if args.file:
         from derive.grade import grade_file
         try:

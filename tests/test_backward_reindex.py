@@ -157,3 +157,36 @@ def test_rewrite_why_lists_the_side_conditions() -> None:
     assert isinstance(r, Rewrite)
     assert "injective" in r.why() and "endpoints" in r.why()
     assert r.verdict.lemmas == r.conditions
+
+
+def test_rewrite_why_is_prose_and_the_method_plain_text() -> None:
+    from derive.render.prose import prose_latex
+    r = _strided_delta()
+    assert "$" not in r.rule + r.verdict.method + "".join(r.conditions + r.verdict.lemmas)
+    assert r.rule == "KroneckerDelta eliminated over i"
+    assert "i = (-P + a)/S must lie in 0..O - 1" in r.conditions
+    assert "$KroneckerDelta(a, P + S*i)$" in r.why()
+    prose_latex(r.why())                     # every formula in it reads in the claim language
+
+
+def test_a_line_that_prints_like_the_line_before_is_merged() -> None:
+    # the derivative is already one sum: linearity changes nothing and is not shown
+    start = sympy.Sum(g[i] * sympy.Derivative(x[i], x[m]), (i, 0, O - 1))
+    b = ChainBuilder(sympy.Symbol("dL/dx[m]"), start, "chain rule", {m: (0, O - 1)})
+    chain = b.differentiate(note="one").merge(note="two").eliminate(i).build()
+    assert [r.rule for r in chain.rewrites] == ["termwise differentiation",
+                                                 "KroneckerDelta eliminated over i"]
+    assert chain.steps[1][1].endswith(". one; two") and chain.proved
+    # a rule that changes nothing leaves no line; its note joins the opening line's words
+    b = ChainBuilder("s", sympy.Sum(g[i], (i, 0, O - 1)), "start", {})
+    chain = b.merge(note="first").reindex(i, O - 1 - u, u).build()
+    assert [r.rule for r in chain.rewrites] == ["re-indexing i = O - u - 1"]
+    assert chain.steps[0][1] == "start; first" and chain.proved
+    # a first rewrite whose result only prints the same is composed with the next one
+    same = sympy.Sum(g[sympy.Symbol("i")], (sympy.Symbol("i"), 0, O - 1))   # other assumptions
+    b = ChainBuilder("s", sympy.Sum(g[i], (i, 0, O - 1)), "start", {})
+    b._push(Rewrite("renaming", b.current, same, (), _strided_delta().verdict), "")
+    chain = b.reindex(sympy.Symbol("i"), O - 1 - u, u).build()
+    assert [r.rule for r in chain.rewrites] == ["re-indexing i = O - u - 1"]
+    assert chain.rewrites[0].before == chain.start and chain.proved
+    assert "; then " in chain.verdicts[0].method

@@ -60,7 +60,13 @@ def test_tex_outputs(problems: Path, tmp_path: Path) -> None:
     assert r"\tableofcontents" in book and r"\chapter{Index of checks}" in book
     assert r"\begin{titlepage}" in book and r"\MarkProved & \textbf{Proved.}" in book
     assert r"Special characters must print as typed: \% \& \_ \# \$ \{ \}" in book
-    assert "2 problems, 5 parts, 3 checked steps" in book
+    assert "2 problems, 5 parts" in book
+    # each kind of evidence counted as what it is: a cross-check is not a proved step
+    assert r"\MarkProved & 2 & claims proved \\" in book
+    assert r"\MarkCrossChecked & 1 & cross-checks agreeing" in book
+    # the index of checks: one row per part, its mark and what was checked in it
+    assert r"(a) & \MarkProved & \raggedright\arraybackslash 1 claim proved \\" in book
+    assert r"(b) & \MarkCrossChecked & \raggedright\arraybackslash 1 cross-check \\" in book
     standalone = files["practice/fixture-1.tex"].decode()
     assert r"\documentclass[11pt,a4paper]{article}" in standalone
     assert "% ---- problem fixture-1 (practice/fixture_size.py)" in standalone
@@ -214,7 +220,9 @@ def test_docs_write_check_and_staleness(problems: Path, tmp_path: Path) -> None:
     assert B.docs(problems, docs, out, check=True).changed == []
     index = (docs / "README.md").read_text()
     assert "[fixture-1](practice/fixture-1.md)" in index
-    assert "(a) ✔ proved, (b) ✔ proved, (c) ○ explanation, (d) ⊘ out-of-scope" in index
+    assert ("(a) ✔ proved, (b) ⇄ cross-checked, (c) ○ explanation, (d) ⊘ out-of-scope"
+            in index)
+    assert "| ✔ claims proved | 2 |" in index and "| ⇄ cross-checks agreeing" in index
     # An edited answer makes the committed page stale.
     path = problems / "practice" / "fixture_size.py"
     path.write_text(path.read_text().replace('"pixels"', '"px"'))
@@ -257,13 +265,15 @@ def test_cli_build_list_check_docs(problems: Path, tmp_path: Path,
     assert main(["build", "--tex-only", "--problems", str(problems), "--out", out]) == 0
     captured = capsys.readouterr()
     assert "2 problems (2 solved, 0 cached)" in captured.out
-    assert "[1/2] fixture-1: 2 proved, 1 explanation, 1 out-of-scope" in captured.err
+    assert "claims: 2 proved, 0 tested; 1 cross-checks; 2 not machine-checked" in captured.out
+    assert ("[1/2] fixture-1: 1 proved, 1 cross-checked, 1 explanation, 1 out-of-scope"
+            in captured.err)
 
     assert main(["list", "--json", "--problems", str(problems), "--build", out]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert rows == [
         {"set": "practice", "id": "fixture-1", "part": "a", "status": "proved"},
-        {"set": "practice", "id": "fixture-1", "part": "b", "status": "proved"},
+        {"set": "practice", "id": "fixture-1", "part": "b", "status": "cross-checked"},
         {"set": "practice", "id": "fixture-1", "part": "c", "status": "explanation"},
         {"set": "practice", "id": "fixture-1", "part": "d", "status": "out-of-scope"},
         {"set": "chapter8", "id": "fx-8.1", "part": "", "status": "proved"},
@@ -275,7 +285,8 @@ def test_cli_build_list_check_docs(problems: Path, tmp_path: Path,
 
     assert main(["check", "--problems", str(problems)]) == 0
     summary = capsys.readouterr().out
-    assert "2 problems; parts: 3 proved, 1 explanation, 1 out-of-scope; steps: 3 proved" in summary
+    assert ("2 problems; parts: 2 proved, 1 cross-checked, 1 explanation, 1 out-of-scope; "
+            "steps: 2 proved; cross-checks: 1 cross-checked") in summary
 
     assert main(["docs", "--check", "--problems", str(problems), "--out", docs,
                  "--build", out]) == 1

@@ -273,14 +273,14 @@ def test_latexmk_hangs(tmp_path: Path, tex_bin: Path, monkeypatch: pytest.Monkey
 SLOW_SOLVE = '''
 import os, time
 from pathlib import Path
-from derive.book import Part, Problem
+from derive.book import Part, Problem, written
 from derive.symbols import sym
 
 def solve(sheet):
     if os.environ.get("FAULT_SLOW_SOLVE"):
         Path(os.environ["FAULT_MARKERS"], "solving").write_text("")
         time.sleep(60)
-    sheet.claim(sym("H") + 1, 1 + sym("H"), why="commute")
+    sheet.claim(written("H + H"), 2 * sym("H"), why="collect terms")
 
 PROBLEM = Problem(id="slow-1", set="theory", title="Slow", statement="s",
                   parts=(Part("a", "p", solve),))
@@ -547,7 +547,7 @@ def test_claim_over_budget(problems: Path, tmp_path: Path, monkeypatch: pytest.M
     report = B.build(problems, out, tex_only=True)
     assert report.solved == 2
     assert [p["status"] for e in report.entries for p in e["parts"]] == [
-        "proved", "proved", "explanation", "out-of-scope", "proved"]
+        "proved", "cross-checked", "explanation", "out-of-scope", "proved"]
     assert "time budget of" not in (out / "solutions.tex").read_text()
     assert B.build(problems, out, tex_only=True).solved == 0   # now cached
 
@@ -556,13 +556,13 @@ def test_claim_over_budget(problems: Path, tmp_path: Path, monkeypatch: pytest.M
 # problem modules that raise or return malformed blocks
 # --------------------------------------------------------------------------------------------
 BROKEN_PARTS = '''
-from derive.book import Check, Part, Problem
+from derive.book import Check, Part, Problem, written
 from derive.symbols import sym
 
 H = sym("H")
 
 def raises(sheet):
-    sheet.claim(H + 1, 1 + H)
+    sheet.claim(written("H + H"), 2 * H)
     raise RuntimeError("the module is buggy")
 
 def not_a_block(sheet):
@@ -575,7 +575,7 @@ def bad_text(sheet):
     sheet.text(None)
 
 def fine(sheet):
-    sheet.claim(H + H, 2 * H, why="collect")
+    sheet.claim(written("H + H"), 2 * H, why="collect")
 
 PROBLEM = Problem(id="broken-1", set="theory", title="Broken", statement="s",
                   parts=(Part("a", "p", raises), Part("b", "p", not_a_block),

@@ -107,18 +107,18 @@ def test_solve_records_errors_per_part_with_context() -> None:
     result = solve(Problem("8.4", "chapter8", "t", "s",
                            (Part("a", "p", ok), Part("b", "p", bad), Part("c", "p", config))))
     a, b, c = result.parts
-    assert a.status == "proved" and not a.error
+    assert a.status == "cross-checked" and not a.error
     assert b.status == "error" and b.error == "while solving 8.4(b): KeyError: 'K'"
     assert len(b.blocks) == 1  # what was written before the failure is kept
     assert c.error == ("while solving 8.4(c): got stride=0; stride must be an integer >= 1")
-    assert result.counts() == {"proved": 1, "error": 2}
+    assert result.counts() == {"cross-checked": 1, "error": 2}
 
 
 def test_fixture_set_loads_and_solves() -> None:
     problems = load_all(FIXTURES)
     assert [p.id for p in problems] == ["fixture-1", "fx-8.1"]
     statuses = [pr.status for pr in solve(problems[0]).parts]
-    assert statuses == ["proved", "proved", "explanation", "out-of-scope"]
+    assert statuses == ["proved", "cross-checked", "explanation", "out-of-scope"]
 
 
 def test_helpers_digest_tracks_shared_modules(tmp_path: Path) -> None:

@@ -40,3 +40,9 @@ def test_one_error_hierarchy() -> None:
     assert issubclass(errors.InputError, ValueError)
     assert issubclass(errors.ConfigurationError, ValueError)
     assert issubclass(errors.ParseError, ValueError)
+
+
+def test_the_authoring_api_of_the_book() -> None:
+    from derive import book
+    assert {"Sheet", "written", "Check", "Part", "Problem"} <= set(book.__all__)
+    assert str(book.written("H + H")) == "H + H"     # as written: SymPy would make it 2*H

@@ -5,6 +5,7 @@ from __future__ import annotations
 import jinja2
 import pytest
 
+from derive.errors import InputError
 from derive.render.env import TEMPLATE_DIR, make_env, render, templates_digest
 
 
@@ -42,3 +43,13 @@ def test_templates_render_and_digest(tmp_path) -> None:
     assert templates_digest(str(copy)) == templates_digest()
     (copy / "legend.tex.j2").write_text("changed")
     assert templates_digest(str(copy)) != templates_digest()
+
+
+def test_prose_filters_typeset_inline_maths() -> None:
+    env = make_env()
+    src = r"\VAR{ s | prose } / \VAR{ s | mdprose } / \VAR{ s | tex }"
+    assert env.from_string(src).render(s=r"at $H = 32$, \$5 for x_pad") == (
+        r"at $H = 32$, \$5 for x\_pad / at $H = 32$, \$5 for x\_pad / "
+        r"at \$H = 32\$, \textbackslash{}\$5 for x\_pad")
+    with pytest.raises(InputError, match="unmatched"):
+        env.from_string(r"\VAR{ s | prose }").render(s="costs $5")

@@ -214,7 +214,7 @@ def test_output_size_argument() -> None:
     steps = output_size_argument(5, 3, padding=1, stride=2)
     assert [str(e) for e, _ in steps[1:]] == ["(0 <= 2*i) & (2*i + 2 <= 6)", "i <= 2",
                                                "Eq(i_max, 2)", "3"]
-    assert "u = 0, ..., 2" in steps[0][1]
+    assert "the taps $u$ from $0$ to $2$" in steps[0][1]
 
 
 # ----------------------------------------------------------------- validation

@@ -5,12 +5,12 @@ engine and the checker and yields blocks; rendering only ever reads solved block
 """
 
 from derive.book.model import (
-    Answer, Block, Check, Derivation, Explanation, Figure, MatrixView, Part, PartResult,
-    Problem, ProblemResult, Table, Text, SETS,
+    CHECKED, EXPLANATION, OUT_OF_SCOPE, Answer, Block, Check, Derivation, Explanation, Figure,
+    MatrixView, Part, PartResult, Problem, ProblemResult, Table, Text, SETS,
 )
-from derive.book.sheet import Sheet
+from derive.book.sheet import Sheet, written
 
 __all__ = [
-    "Answer", "Block", "Check", "Derivation", "Explanation", "Figure", "MatrixView", "Part",
-    "PartResult", "Problem", "ProblemResult", "SETS", "Sheet", "Table", "Text",
+    "CHECKED", "EXPLANATION", "OUT_OF_SCOPE", "Answer", "Block", "Check", "Derivation", "Explanation", "Figure", "MatrixView", "Part",
+    "PartResult", "Problem", "ProblemResult", "SETS", "Sheet", "Table", "Text", "written",
 ]

@@ -57,18 +57,29 @@ class Derivation:
 class Check:
     """One checked statement ``lhs == rhs`` (symbolic or numeric) with its verdict.
 
-    ``kind`` is ``"claim"`` for symbolic statements or ``"numeric"`` for a numeric
-    cross-check against an independent computation (``method`` names it)."""
+    ``kind`` is ``"claim"`` for symbolic statements, ``"numeric"`` for a cross-check of an
+    engine value (``lhs``) against an independent computation (``rhs``; the verdict's method
+    names it), or ``"optional"`` for a cross-check against a package that may be absent
+    (``requires`` names it; ``rhs`` is ``None`` where it is).  A claim is a displayed
+    equation; a cross-check is a row of a comparison table, never an equation, and never
+    counts as a proof."""
     lhs: Any
     rhs: Any
     verdict: Verdict
     why: str = ""
     kind: str = "claim"
     label: str = ""
+    requires: str = ""
+    method: str = ""     # a cross-check's reference computation, in words
+    tol: float | None = None
 
     @property
     def status(self) -> Status:
         return self.verdict.status
+
+    @property
+    def is_cross_check(self) -> bool:
+        return self.kind in ("numeric", "optional")
 
 
 @dataclass(frozen=True)
@@ -106,13 +117,17 @@ Block = Text | Explanation | Derivation | Check | Answer | Table | MatrixView | 
 
 # Part scopes: what kind of answer a part has.
 CHECKED, EXPLANATION, OUT_OF_SCOPE = "checked", "explanation", "out-of-scope"
+# The mark of a part whose only evidence is agreeing cross-checks.
+CROSS_CHECKED = "cross-checked"
 
 
 @dataclass(frozen=True)
 class Part:
     """One part of an exercise.  ``solve`` receives a :class:`~derive.book.sheet.Sheet` and
-    fills it with blocks.  For out-of-scope parts, ``reason`` says why (and ``solve`` may
-    still add what the engine can derive)."""
+    fills it with blocks.  ``scope`` is what the part asks: a checked result (``CHECKED``),
+    an explanation (``EXPLANATION``: "explain why", "discuss"; the part is marked as an
+    explanation whatever checked facts support it), or something the engine cannot do
+    (``OUT_OF_SCOPE``, with ``reason`` saying why; ``solve`` may still add what it can)."""
     label: str                      # "a", "b", ... or "" for a single-part exercise
     prompt: str                     # restated in our own words
     solve: Callable[[Any], None] | None = None
@@ -142,17 +157,35 @@ class PartResult:
         return [b for b in self.blocks if isinstance(b, (Derivation, Check))]
 
     @property
+    def claims(self) -> list[Derivation | Check]:
+        """The displayed, checked statements (derivations and claims, not cross-checks)."""
+        return [b for b in self.checked_blocks
+                if not (isinstance(b, Check) and b.is_cross_check)]
+
+    @property
+    def cross_checks(self) -> list[Check]:
+        return [b for b in self.checked_blocks if isinstance(b, Check) and b.is_cross_check]
+
+    @property
     def status(self) -> str:
-        """'proved', 'tested', 'refuted', 'error', 'unknown', 'explanation' or
-        'out-of-scope' (the part's weakest checked evidence)."""
+        """The mark of what the part asks: 'error' or 'refuted' when anything in it failed;
+        otherwise 'out-of-scope' or 'explanation' by the part's scope; otherwise the weakest
+        claim ('proved', 'tested', 'unknown'); a part whose only evidence is cross-checks is
+        'cross-checked'; a part with no checked evidence is an 'explanation'."""
         if self.error:
             return "error"
-        checked = self.checked_blocks
-        if self.part.scope == OUT_OF_SCOPE:
-            return OUT_OF_SCOPE
-        if not checked:
-            return EXPLANATION
-        return weakest(b.status for b in checked).value
+        if any(b.status is Status.REFUTED for b in self.checked_blocks):
+            return "refuted"
+        if self.part.scope in (OUT_OF_SCOPE, EXPLANATION):
+            return self.part.scope
+        claims = self.claims
+        if claims:
+            return weakest(b.status for b in claims).value
+        numeric = [c for c in self.cross_checks if c.kind == "numeric"]
+        if numeric:
+            w = weakest(c.status for c in numeric)
+            return CROSS_CHECKED if w in (Status.PROVED, Status.TESTED) else w.value
+        return EXPLANATION
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,8 @@ does not check, as an :class:`Explanation` that names the checked facts it rests
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Sequence
+from types import ModuleType
+from typing import Any, Callable, Iterable, Sequence
 
 from derive.book.model import (
     Answer, Block, Check, Derivation, DerivationStep, Explanation, Figure, MatrixView, Table,
@@ -22,9 +23,13 @@ class Sheet:
     >>> import sympy
     >>> s = Sheet()
     >>> H = sympy.Symbol("H", integer=True, positive=True)
-    >>> c = s.claim(H + H, 2 * H, why="collect terms")
+    >>> c = s.claim(written("H + H"), 2 * H, why="collect terms")
     >>> c.verdict.status.value
     'proved'
+
+    SymPy simplifies as it builds (``H + H`` is ``2*H`` at once), so a step meant to show
+    a rewriting is built unevaluated, with :func:`written`; a claim or step whose two sides
+    print the same is refused (:func:`_require_different`).
     """
 
     def __init__(self, assume: Sequence[str] = ()) -> None:
@@ -46,6 +51,10 @@ class Sheet:
         from derive.check.derivation import check_chain
         assumptions = self.assume + tuple(assume)
         exprs = [e for e, _ in steps]
+        if not _blank(lhs):
+            _require_different(lhs, exprs[0], "the left side and the first step", name=True)
+        for i, (a, b) in enumerate(zip(exprs, exprs[1:]), start=1):
+            _require_different(a, b, f"steps {i} and {i + 1}")
         verdicts = check_chain(exprs, assume=assumptions)
         out = [DerivationStep(steps[0][0], steps[0][1], None)]
         out += [DerivationStep(e, why, v) for (e, why), v in zip(steps[1:], verdicts)]
@@ -55,6 +64,7 @@ class Sheet:
               label: str = "") -> Check:
         """Check ``lhs == rhs`` symbolically (proved, refuted, or tested)."""
         from derive.check.engine import check_exprs
+        _require_different(lhs, rhs, "the two sides of the claim")
         verdict = check_exprs(lhs, rhs, assume=self.assume + tuple(assume))
         return self._add(Check(lhs, rhs, verdict, why, "claim", label))
 
@@ -65,7 +75,40 @@ class Sheet:
         published table...).  Exact values must be equal (a proof by evaluation); floats
         must agree within ``tol`` (numerically tested)."""
         verdict = compare_values(value, reference, method=method, tol=tol)
-        return self._add(Check(value, reference, verdict, why, "numeric", label))
+        return self._add(Check(value, reference, verdict, why, "numeric", label,
+                               method=method, tol=tol))
+
+    def numeric_if_installed(self, package: str, value: Any,
+                             reference: Callable[[ModuleType], Any], *, method: str,
+                             why: str = "", tol: float | None = None,
+                             label: str = "") -> Check:
+        """Cross-check ``value`` against ``reference(module)``, a computation with an
+        optional package (``"torch"``), when that package is installed.
+
+        The page is the same either way (a book depends on its sources, not on what the
+        machine has): the row says the comparison is made where the package is installed,
+        and it is never counted among the agreeing cross-checks.  Where it is installed and
+        the two disagree, the row is refuted and the build fails.
+
+        >>> s = Sheet()
+        >>> c = s.numeric_if_installed("math", 2.0, lambda m: m.sqrt(4), method="math.sqrt")
+        >>> c.kind, c.verdict.status.value, c.requires
+        ('optional', 'tested', 'math')
+        """
+        import importlib
+        try:
+            module = importlib.import_module(package)
+        except ImportError:
+            module = None
+        if module is None:
+            verdict = Verdict(Status.UNKNOWN, f"{method}: {package} is not installed here",
+                              instances=0)
+            ref = None
+        else:
+            ref = reference(module)
+            verdict = compare_values(value, ref, method=method, tol=tol)
+        return self._add(Check(value, ref, verdict, why, "optional", label, package,
+                               method=method, tol=tol))
 
     def answer(self, label: str, value: Any, unit: str = "") -> Answer:
         return self._add(Answer(label, value, unit))
@@ -88,9 +131,16 @@ class Sheet:
         if isinstance(block, Derivation):
             if any(s.verdict is None for s in block.steps[1:]):
                 raise TypeError("every derivation step after the first needs a verdict")
+            if not _blank(block.lhs):
+                _require_different(block.lhs, block.steps[0].expr,
+                                   "the left side and the first step", name=True)
+            for i, (a, b) in enumerate(zip(block.steps, block.steps[1:]), start=1):
+                _require_different(a.expr, b.expr, f"steps {i} and {i + 1}")
         elif isinstance(block, Check):
             if not isinstance(block.verdict, Verdict):
                 raise TypeError("a check needs its verdict")
+            if not block.is_cross_check:
+                _require_different(block.lhs, block.rhs, "the two sides of the claim")
         elif not isinstance(block, (Text, Explanation, Answer, Table, MatrixView, Figure)):
             raise TypeError(f"not a book block: {block!r}")
         return self._add(block)
@@ -98,6 +148,40 @@ class Sheet:
     def _add(self, block: Any) -> Any:
         self.blocks.append(block)
         return block
+
+
+def written(text: str) -> Any:
+    """An expression in the claim language exactly as written (SymPy simplifies nothing),
+    for a displayed step that shows a rewriting.  Its symbols are the claim language's
+    (positive integers unless stated), the same as :func:`derive.symbols.sym` makes.
+
+    >>> written("H + H"), written("3*3*C*C")
+    (H + H, 3*3*C*C)
+    """
+    import sympy
+
+    from derive.check.parse import parse_expression
+    from derive.render.prose import _tidy
+    with sympy.evaluate(False):
+        return _tidy(parse_expression(text))
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _require_different(a: Any, b: Any, what: str, *, name: bool = False) -> None:
+    """A displayed equation relates two different expressions: one whose sides print the
+    same ("24 = 24", "i = i") proves nothing to a reader, so it cannot enter a solution.
+    A comparison of two computations of one value is a cross-check (:meth:`Sheet.numeric`),
+    shown in a table, not as an equation."""
+    from derive.errors import ProblemError
+    from derive.render.latex import name_tex, value_tex
+    shown = name_tex(a) if name else value_tex(a)
+    if shown == value_tex(b):
+        raise ProblemError(f"{what} print the same ({shown}); a displayed equation must "
+                           f"relate two different expressions (use Sheet.numeric for a "
+                           f"cross-check of two computations)")
 
 
 def compare_values(value: Any, reference: Any, *, method: str,
@@ -149,7 +233,8 @@ def compare_values(value: Any, reference: Any, *, method: str,
     err = float(np.max(np.abs(af - bf))) if af.size else 0.0
     limit = 1e-9 if tol is None else tol
     if err <= limit:
-        return Verdict(Status.TESTED, f"{method}: max abs difference {err:.1e} <= {limit:.0e}",
+        # The size of a rounding residue differs between machines; the tolerance does not.
+        return Verdict(Status.TESTED, f"{method}: agree to within {limit:.0e}",
                        claim=desc, instances=max(1, af.size))
     i = int(np.argmax(np.abs(af - bf)))
     return Verdict(Status.REFUTED, f"{method}: max abs difference {err:.3g} > {limit:.0e}",

@@ -245,7 +245,8 @@ def _check_matrix(claim: Claim, deadline: Deadline) -> Verdict:
     from derive.check.verdict import weakest
     status = weakest(v.status for v in verdicts)
     methods = sorted({v.method for v in verdicts})
-    return Verdict(status, f"entry by entry ({len(verdicts)} entries): " + "; ".join(methods)[:300],
+    count = f"{len(verdicts)} {'entry' if len(verdicts) == 1 else 'entries'}"
+    return Verdict(status, f"entry by entry ({count}): " + "; ".join(methods)[:300],
                    claim=claim.text, instances=sum(v.instances for v in verdicts))
 
 

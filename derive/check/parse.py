@@ -608,7 +608,8 @@ class _Builder:
         if kind is sympy.Product and body == 0:
             # SymPy takes a product of zeros for zero even over an empty range
             return _zero_product(limits)
-        built = kind(body, *limits)
+        with sympy.evaluate(True):  # a sum read as written would keep SymPy's factor 1
+            built = kind(body, *limits)  # (its orientation) in front of the body
         if built.is_number and _terms(limits) <= MAX_WRITTEN_TERMS:
             # a constant sum written out now, by the convention above: SymPy would
             # otherwise compare it (in Min, Max, floor) by its own evaluation

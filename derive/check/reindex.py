@@ -97,7 +97,10 @@ class Rewrite:
     """One application of a rule: ``before == after`` by ``rule``.
 
     ``conditions`` lists the side conditions established (in words); ``verdict`` is
-    ``PROVED`` when they hold and the cross-check found no counterexample.
+    ``PROVED`` when they hold and the cross-check found no counterexample.  ``rule`` and
+    ``conditions`` are plain text (a verdict's method, a terminal); ``shown_rule`` and
+    ``shown_conditions`` say the same for a page, their maths between dollar signs in the
+    claim language (:mod:`derive.render.prose`).
     """
 
     rule: str
@@ -105,16 +108,68 @@ class Rewrite:
     after: Any
     conditions: tuple[str, ...]
     verdict: Verdict
+    shown_rule: str = ""
+    shown_conditions: tuple[str, ...] = ()
 
     @property
     def proved(self) -> bool:
         return self.verdict.status is Status.PROVED
 
     def why(self) -> str:
-        """The rule and its side conditions in one line (for a derivation step)."""
-        if not self.conditions:
-            return self.rule
-        return f"{self.rule}: " + "; ".join(self.conditions)
+        """The rule and its side conditions in one line, for a derivation step (prose with
+        ``$...$`` maths)."""
+        rule = self.shown_rule or self.rule
+        conditions = self.shown_conditions or self.conditions
+        if not conditions:
+            return rule
+        return f"{rule}: " + "; ".join(conditions)
+
+
+# --------------------------------------------------------------------------- texts
+
+# A rule's words come in two versions: plain text (a verdict's method and lemmas, printed by
+# the command line) and prose for a page, where the maths stands between dollar signs in
+# the claim language.  A pair is (plain, prose); a single string is prose and its plain
+# version drops the dollar signs.
+Words = Any   # str | tuple[str, str]
+
+_RELATION_TEXT = {"==": "=", "!=": "!=", "<=": "<=", ">=": ">=", "<": "<", ">": ">"}
+
+
+def _src(e: Any) -> str:
+    """``e`` in the claim language (a relation with ``=`` for an equation).
+
+    >>> a = sympy.Symbol("a")
+    >>> _src(sympy.Eq(sympy.Mod(a, 2), 0)), _src(a - 1 >= 0)
+    ('Mod(a, 2) = 0', 'a - 1 >= 0')
+    """
+    if isinstance(e, sympy.Rel):
+        return f"{sympy.sstr(e.lhs)} {_RELATION_TEXT[e.rel_op]} {sympy.sstr(e.rhs)}"
+    return sympy.sstr(e)
+
+
+def _m(e: Any) -> str:
+    """``e`` as inline maths, ``$...$``; a conjunction as its parts joined by "and".
+
+    >>> a = sympy.Symbol("a", integer=True)
+    >>> _m(sympy.And(a >= 0, a <= 3))
+    '$a >= 0$ and $a <= 3$'
+    """
+    if isinstance(e, sympy.And):
+        return " and ".join(_m(p) for p in e.args)
+    return f"${_src(e)}$"
+
+
+def _unmath(text: str) -> str:
+    """Prose as plain text: the dollar signs around its maths dropped."""
+    import re
+    return re.sub(r"(?<!\\)\$", "", text)
+
+
+def _plain_and_shown(words: Words) -> tuple[str, str]:
+    if isinstance(words, tuple):
+        return words
+    return _unmath(words), words
 
 
 # --------------------------------------------------------------------------- helpers
@@ -160,14 +215,16 @@ def _find_sum(expr: Any, var: sympy.Symbol) -> sympy.Sum:
     return hits[0]
 
 
-def _genuine_range(lo: Any, hi: Any) -> str:
-    """Establish ``hi - lo + 1 >= 0`` (Karr's convention then sums over ``lo..hi``)."""
+def _genuine_range(lo: Any, hi: Any) -> tuple[str, str]:
+    """Establish ``hi - lo + 1 >= 0`` (Karr's convention then sums over ``lo..hi``); the
+    reason in words, plain and for a page."""
     span = sympy.expand(hi - lo + 1)
     if span.is_nonnegative is not True:
         raise UnsupportedError(
             f"cannot establish that {lo} <= {hi} + 1 (the range {lo}..{hi} could be reversed, "
             "where SymPy's sums follow Karr's convention)")
-    return f"{lo}..{hi} is a genuine range ({hi} - ({lo}) + 1 = {span} >= 0)"
+    return (f"{lo}..{hi} is a genuine range ({hi} - ({lo}) + 1 = {span} >= 0)",
+            f"{_m(lo)} to {_m(hi)} is a genuine range (it has ${sympy.sstr(span)} >= 0$ terms)")
 
 
 def _known_sign(c: Any) -> int:
@@ -289,16 +346,19 @@ def _num(v: Any) -> Any:
     return int(v) if v.denominator == 1 else sympy.Rational(v.numerator, v.denominator)
 
 
-def _conclude(rule: str, before: Any, after: Any, conditions: Sequence[str],
+def _conclude(words: Words, before: Any, after: Any, conditions: Sequence[Words],
               ranges: Ranges | None, assume: Sequence[Any] = (),
               check_before: Any = None, check_after: Any = None,
               limits: "SearchLimits | None" = None) -> Rewrite:
-    """Combine the rule (side conditions established) with the cross-check."""
+    """Combine the rule (side conditions established) with the cross-check.  The rule and
+    the conditions are given as :data:`Words` (plain and for a page)."""
+    rule, shown_rule = _plain_and_shown(words)
+    pairs = [_plain_and_shown(c) for c in conditions]
     cb = before if check_before is None else check_before
     ca = after if check_after is None else check_after
     lim = limits or SearchLimits()
     test = cross_check(cb, ca, ranges, assume, seed=rule, bound=lim.bound, points=lim.points)
-    conds = tuple(conditions)
+    conds = tuple(plain for plain, _ in pairs)
     if test.status is Status.REFUTED:
         verdict = Verdict(Status.REFUTED, f"{rule} does not hold here; {test.method}",
                           claim=test.claim, counterexample=test.counterexample,
@@ -312,7 +372,8 @@ def _conclude(rule: str, before: Any, after: Any, conditions: Sequence[str],
         verdict = Verdict(Status.UNKNOWN, f"{rule}: side conditions checked but the "
                           f"cross-check failed ({test.method})", claim=test.claim,
                           lemmas=conds)
-    return Rewrite(rule, before, after, conds, verdict)
+    return Rewrite(rule, before, after, conds, verdict, shown_rule,
+                   tuple(shown for _, shown in pairs))
 
 
 # --------------------------------------------------------------------------- rules
@@ -397,9 +458,14 @@ def differentiate(expr: Any, wrt: sympy.Indexed | None = None, ranges: Ranges | 
         return e + h * sympy.Mul(*[sympy.KroneckerDelta(b, a)
                                    for a, b in zip(wrt.indices, e.indices)])
     moved = surrogate.replace(lambda q: isinstance(q, sympy.Indexed) and q.base == base, bump)
-    conditions = [f"the limits of every sum are free of {base}",
-                  f"d {base}[t]/d {wrt} = KroneckerDelta(t, {', '.join(map(str, wrt.indices))})"
-                  " (the entries are independent variables)"]
+    ts = ["t"] if len(wrt.indices) == 1 else [f"t_{k + 1}" for k in range(len(wrt.indices))]
+    deltas = "*".join(f"KroneckerDelta({t}, {_src(a)})" for t, a in zip(ts, wrt.indices))
+    conditions = [(f"the limits of every sum are free of {base}",
+                   f"the limits of every sum are free of ${base}$"),
+                  (f"d {base}[t]/d {wrt} = KroneckerDelta(t, {', '.join(map(str, wrt.indices))})"
+                   " (the entries are independent variables)",
+                   f"$Derivative({base}[{', '.join(ts)}], {_src(wrt)}) = {deltas}$ (the entries "
+                   "are independent variables)")]
     return _conclude("termwise differentiation", expr, after, conditions, ranges,
                      check_before=sympy.expand(moved - surrogate), check_after=h * after,
                      limits=limits)
@@ -499,28 +565,38 @@ def eliminate_delta(expr: Any, var: sympy.Symbol, ranges: Ranges | None = None, 
                                "integer of known sign")
     if r.is_integer is not True:
         raise UnsupportedError(f"cannot tell that {r} is an integer")
-    conditions = [f"the argument of {delta} is linear in {var} with coefficient {c} != 0, "
-                  f"so at most one term survives"]
+    conditions: list[Words] = [
+        (f"the argument of {delta} is linear in {var} with coefficient {c} != 0, "
+         f"so at most one term survives",
+         f"the argument of {_m(delta)} is linear in {_m(var)} with coefficient "
+         f"${_src(c)} != 0$, so at most one term survives")]
     conditions.append(_genuine_range(lo, hi))
     if others:
-        conditions.append(f"the other limits do not depend on {var}")
+        conditions.append(f"the other limits do not depend on {_m(var)}")
     num = sympy.expand(-r * sign)
     den = sympy.expand(c * sign)
     value = num / den
     guard = []
     if den != 1:
         guard.append(sympy.Eq(sympy.Mod(num, den), 0))
-        conditions.append(f"{var} = ({num})/{den} must be an integer: {den} divides {num}")
+        conditions.append((f"{var} = ({num})/{den} must be an integer: {den} divides {num}",
+                           f"${var} = ({_src(num)})/{_src(den)}$ must be an integer: "
+                           f"{_m(den)} divides {_m(num)}"))
     guard += [sympy.Le(den * lo, num), sympy.Le(num, den * hi)]
-    conditions.append(f"{var} = {value} must lie in {lo}..{hi}")
+    conditions.append((f"{var} = {value} must lie in {lo}..{hi}",
+                       f"${var} = {_src(value)}$ must satisfy "
+                       f"${_src(lo)} <= {_src(value)} <= {_src(hi)}$"))
     rest = sympy.Mul(*[f for f in factors if f is not delta]).xreplace({var: value})
     if outer_cond is not sympy.true:
-        conditions.append(f"the condition {outer_cond} does not involve {var} and is kept")
+        conditions.append((f"the condition {outer_cond} does not involve {var} and is kept",
+                           f"the condition {_m(outer_cond)} does not involve {_m(var)} and "
+                           "is kept"))
     piece = sympy.Piecewise((rest, sympy.And(outer_cond, *guard)), (0, True))
     new = sympy.Sum(piece, *others) if others else piece
     after = expr.xreplace({target: new})
-    return _conclude(f"KroneckerDelta eliminated over {var}", expr, after, conditions, ranges,
-                     limits=limits)
+    return _conclude((f"KroneckerDelta eliminated over {var}",
+                      f"Kronecker delta eliminated over {_m(var)}"), expr, after, conditions,
+                     ranges, limits=limits)
 
 
 def reindex(expr: Any, var: sympy.Symbol, image: Any, new_var: sympy.Symbol,
@@ -560,14 +636,19 @@ def reindex(expr: Any, var: sympy.Symbol, image: Any, new_var: sympy.Symbol,
         if sympy.expand(image.xreplace({new_var: at}) - want) != 0:  # pragma: no cover
             raise UnsupportedError(f"endpoint check failed: {image} at {new_var} = {at}")
     conditions = [
-        f"{var} = {image} has coefficient {coef} in {new_var}: injective on the integers",
-        f"it maps {new_var} = {new_lo}..{new_hi} onto {var} = {lo}..{hi} "
-        f"(endpoints: {ends[0][0]} -> {ends[0][1]}, {ends[1][0]} -> {ends[1][1]})"]
+        (f"{var} = {image} has coefficient {coef} in {new_var}: injective on the integers",
+         f"${var} = {_src(image)}$ has coefficient {_m(coef)} in {_m(new_var)}: injective on "
+         "the integers"),
+        (f"it maps {new_var} = {new_lo}..{new_hi} onto {var} = {lo}..{hi} "
+         f"(endpoints: {ends[0][0]} -> {ends[0][1]}, {ends[1][0]} -> {ends[1][1]})",
+         f"it maps ${_src(new_lo)} <= {new_var} <= {_src(new_hi)}$ onto "
+         f"${_src(lo)} <= {var} <= {_src(hi)}$ (endpoints: {_m(ends[0][0])} goes to "
+         f"{_m(ends[0][1])}, {_m(ends[1][0])} to {_m(ends[1][1])})")]
     new_limits = sum_limits[:k] + [(new_var, new_lo, new_hi)] + sum_limits[k + 1:]
     new = sympy.Sum(target.function.xreplace({var: image}), *new_limits)
     after = expr.xreplace({target: new})
-    return _conclude(f"re-indexing {var} = {image}", expr, after, conditions, ranges,
-                     limits=limits)
+    return _conclude((f"re-indexing {var} = {image}", f"re-indexing ${var} = {_src(image)}$"),
+                     expr, after, conditions, ranges, limits=limits)
 
 
 def intersect_bounds(expr: Any, var: sympy.Symbol, ranges: Ranges | None = None, *,
@@ -602,7 +683,7 @@ def intersect_bounds(expr: Any, var: sympy.Symbol, ranges: Ranges | None = None,
     value, cond = pw.args[0]
     rest = sympy.Mul(*[f for f in factors if f is not pw])
     lowers, uppers, outer = [lo], [hi], []
-    conditions = [_genuine_range(lo, hi)]
+    conditions: list[Words] = [_genuine_range(lo, hi)]
     for atom in _atoms_of(cond):
         if not atom.has(var):
             outer.append(atom)
@@ -620,9 +701,11 @@ def intersect_bounds(expr: Any, var: sympy.Symbol, ranges: Ranges | None = None,
         else:
             bound = sympy.floor(-r / c)
             uppers.append(bound)
-        conditions.append(f"{atom} iff {var} {'>=' if _known_sign(c) > 0 else '<='} {bound}"
-                          f" ({var} integer, coefficient {c} "
-                          f"{'> 0' if _known_sign(c) > 0 else '< 0'})")
+        op, sign = (">=", ">") if _known_sign(c) > 0 else ("<=", "<")
+        conditions.append((f"{atom} iff {var} {op} {bound} ({var} integer, coefficient {c} "
+                           f"{sign} 0)",
+                           f"{_m(atom)} if and only if ${var} {op} {_src(bound)}$ ({_m(var)} "
+                           f"an integer, coefficient ${_src(c)} {sign} 0$)"))
     new_lo, new_hi = sympy.Max(*lowers), sympy.Min(*uppers)
     inner = sympy.Sum(rest * value, (var, new_lo, new_hi))
     guard = sympy.And(*outer, sympy.Le(new_lo, new_hi))
@@ -632,19 +715,22 @@ def intersect_bounds(expr: Any, var: sympy.Symbol, ranges: Ranges | None = None,
     conditions.append("an empty intersection gives 0 (guarded, so Karr's convention for "
                       "reversed limits never applies)")
     after = expr.xreplace({target: new})
-    return _conclude(f"bounds of {var} intersected with the condition", expr, after,
+    return _conclude((f"bounds of {var} intersected with the condition",
+                      f"bounds of {_m(var)} intersected with the condition"), expr, after,
                      conditions, ranges, limits=limits)
 
 
-def _implied(atom: Any, ranges: Mapping[sympy.Symbol, tuple[Any, Any]]) -> str | None:
-    """A reason why ``atom`` holds for every index in ``ranges``, or None."""
+def _implied(atom: Any, ranges: Mapping[sympy.Symbol, tuple[Any, Any]]
+             ) -> tuple[str, str] | None:
+    """A reason why ``atom`` holds for every index in ``ranges`` (plain and for a page),
+    or None."""
     if atom is sympy.true:
-        return "trivially true"
+        return "trivially true", "trivially true"
     nonneg = _as_nonneg(atom)
     if nonneg is None:
         return None
     e = sympy.expand(nonneg)
-    picks = []
+    picks: list[tuple[Any, Any]] = []
     for s in sorted(e.free_symbols & set(ranges), key=lambda q: q.name):
         lin = linear_coefficient(e, s)
         if lin is None:
@@ -653,15 +739,19 @@ def _implied(atom: Any, ranges: Mapping[sympy.Symbol, tuple[Any, Any]]) -> str |
         lo, hi = ranges[s]
         if _known_sign(c) > 0:
             e = sympy.expand(e.xreplace({s: lo}))
-            picks.append(f"{s} = {lo}")
+            picks.append((s, lo))
         elif _known_sign(c) < 0:
             e = sympy.expand(e.xreplace({s: hi}))
-            picks.append(f"{s} = {hi}")
+            picks.append((s, hi))
         elif c != 0:
             return None
     if e.is_nonnegative is True:
-        where = f" at the worst endpoint {', '.join(picks)}" if picks else ""
-        return f"{atom} holds: {nonneg} >= 0{where} (linear in the indices)"
+        where = (f" at the worst endpoint {', '.join(f'{q} = {v}' for q, v in picks)}"
+                 if picks else "")
+        shown = (" at the worst endpoint " + ", ".join(f"${q} = {_src(v)}$" for q, v in picks)
+                 if picks else "")
+        return (f"{atom} holds: {nonneg} >= 0{where} (linear in the indices)",
+                f"{_m(atom)} holds: ${_src(nonneg)} >= 0${shown} (linear in the indices)")
     return None
 
 
@@ -681,7 +771,7 @@ def drop_implied(expr: Any, ranges: Ranges, *, limits: "SearchLimits | None" = N
     ...              {m: (0, n - 1)}).after
     x[m]
     """
-    conditions: list[str] = []
+    conditions: list[Words] = []
     known = dict(ranges)
 
     def walk(e: Any, env: dict) -> Any:
@@ -708,10 +798,11 @@ def drop_implied(expr: Any, ranges: Ranges, *, limits: "SearchLimits | None" = N
                      conditions, ranges, limits=limits)
 
 
-def substitute(expr: Any, definitions: Mapping[Any, Any], name: str,
+def substitute(expr: Any, definitions: Mapping[Any, Any], name: Words,
                ranges: Ranges | None = None) -> Rewrite:
     """Replace each key of ``definitions`` (an array entry pattern or a symbol) by its
-    definition.  A callable value is applied to the indices of each matching entry.
+    definition.  A callable value is applied to the indices of each matching entry;
+    ``name`` (:data:`Words`) says which definition.
 
     >>> xp, x = sympy.IndexedBase("x_pad"), sympy.IndexedBase("x")
     >>> t = sympy.Symbol("t", integer=True)
@@ -730,8 +821,9 @@ def substitute(expr: Any, definitions: Mapping[Any, Any], name: str,
         return out
 
     after = apply(expr)
-    return Rewrite(name, expr, after, (),
-                   Verdict(Status.PROVED, f"definition: {name}", instances=0))
+    plain, shown = _plain_and_shown(name)
+    return Rewrite(plain, expr, after, (),
+                   Verdict(Status.PROVED, f"definition: {plain}", instances=0), shown)
 
 
 def _canonical_atom(atom: Any) -> Any:
@@ -779,8 +871,12 @@ def normalize_conditions(expr: Any, ranges: Ranges | None = None, *,
     inequality; for integers ``a < b`` iff ``a <= b - 1``)."""
     after = canonical_conditions(expr)
     return _conclude("conditions rewritten with all terms on one side", expr, after,
-                     ["a <= b iff b - a >= 0; for integers a < b iff b - a - 1 >= 0",
-                      "c * Piecewise((v, cond), (0, True)) = Piecewise((c*v, cond), (0, True))"],
+                     [("a <= b iff b - a >= 0; for integers a < b iff b - a - 1 >= 0",
+                       "$a <= b$ if and only if $b - a >= 0$; for integers $a < b$ if and only "
+                       "if $b - a - 1 >= 0$"),
+                      ("c * Piecewise((v, cond), (0, True)) = Piecewise((c*v, cond), (0, True))",
+                       "a factor $c$ of a value kept only where a condition holds moves "
+                       "inside: $c*v$ where it holds, $0$ elsewhere")],
                      ranges, limits=limits)
 
 
@@ -790,9 +886,10 @@ def normalize_conditions(expr: Any, ranges: Ranges | None = None, *,
 class CheckedChain:
     """A derivation ``lhs = start = r1.after = r2.after = ...``, each step a :class:`Rewrite`.
 
-    ``steps`` are ``(expr, why)`` pairs ready for display; ``verdicts[k]`` backs step
-    ``k + 1`` (the first line is the starting point).  ``definitions`` are ``(Eq, words)``
-    pairs for the names used in the words (they are not claims).
+    ``steps`` are ``(expr, why)`` pairs ready for display (``why`` is prose with its maths
+    between dollar signs, as on a page; :meth:`explain` prints it plain); ``verdicts[k]``
+    backs step ``k + 1`` (the first line is the starting point).  ``definitions`` are
+    ``(Eq, words)`` pairs for the names used in the words (they are not claims).
     """
 
     lhs: Any
@@ -855,7 +952,7 @@ class CheckedChain:
                                         Status.REFUTED: "XX", Status.UNKNOWN: "? ",
                                         Status.ERROR: "!!"}[self.verdicts[k - 1].status]
             lines.append(f"{mark} = {e}")
-            lines.append(f"      [{why}]")
+            lines.append(f"      [{_unmath(why)}]")
         return "\n".join(lines)
 
 
@@ -883,14 +980,35 @@ class ChainBuilder:
         self.rewrites: list[Rewrite] = []
         self.notes: list[str] = []
         self.definitions: list[tuple[Any, str]] = []
+        self._pending: tuple[Rewrite, str] | None = None
 
     @property
     def current(self) -> Any:
+        if self._pending is not None:
+            return self._pending[0].after
         return self.rewrites[-1].after if self.rewrites else self.start
 
     def _push(self, r: Rewrite, note: str) -> "ChainBuilder":
-        self.rewrites.append(r)
-        self.notes.append(note)
+        """Append a rewrite.  A line that prints the same as the line before it shows a
+        reader nothing, so such a rewrite is merged: dropped when it changed nothing, else
+        composed with the rewrite before it (which keeps its words; the verdict is the
+        weaker of the two) or, as the chain's first, with the rewrite after it."""
+        if self._pending is not None:
+            first, first_note = self._pending
+            self._pending = None
+            r, note = _compose(first, r, words=r), _join_notes(first_note, note)
+        if not _prints_same(r.before, r.after):
+            self.rewrites.append(r)
+            self.notes.append(note)
+        elif r.after == r.before or self.rewrites:
+            if r.after != r.before:
+                self.rewrites[-1] = _compose(self.rewrites[-1], r, words=self.rewrites[-1])
+            if self.notes:
+                self.notes[-1] = _join_notes(self.notes[-1], note)
+            else:
+                self.why = _join_notes(self.why, note)
+        else:
+            self._pending = (r, note)
         return self
 
     def differentiate(self, wrt: Any = None, note: str = "") -> "ChainBuilder":
@@ -927,9 +1045,43 @@ class ChainBuilder:
         return self
 
     def build(self) -> CheckedChain:
+        if self._pending is not None:   # nothing came to merge with: the line stays
+            r, note = self._pending
+            self._pending = None
+            self.rewrites.append(r)
+            self.notes.append(note)
         ranges = tuple((v, lo, hi) for v, (lo, hi) in self.ranges.items())
         return CheckedChain(self.lhs, self.start, self.why, tuple(self.rewrites),
                             tuple(self.definitions), tuple(self.notes), ranges)
+
+
+def _prints_same(a: Any, b: Any) -> bool:
+    """Whether two lines of a derivation print the same on a page."""
+    if a == b:
+        return True
+    from derive.render.latex import value_tex
+    return value_tex(a) == value_tex(b)
+
+
+def _join_notes(a: str, b: str) -> str:
+    return "; ".join(n for n in (a, b) if n)
+
+
+def _compose(first: Rewrite, second: Rewrite, *, words: Rewrite) -> Rewrite:
+    """``first`` then ``second`` as one rewrite, said with the rule and conditions of
+    ``words``; its verdict holds for the pair only as far as both verdicts hold (the
+    weaker status; a failing verdict is kept as it is, with its counterexample)."""
+    from derive.check.verdict import weakest
+    a, b = first.verdict, second.verdict
+    status = weakest([a.status, b.status])
+    if status in (Status.PROVED, Status.TESTED):
+        verdict = Verdict(status, f"{a.method}; then {b.method}",
+                          claim="; ".join(c for c in (a.claim, b.claim) if c),
+                          instances=a.instances + b.instances, lemmas=a.lemmas + b.lemmas)
+    else:
+        verdict = a if a.status is status else b
+    return Rewrite(words.rule, first.before, second.after, words.conditions, verdict,
+                   words.shown_rule, words.shown_conditions)
 
 
 def meet(forward: CheckedChain, backward: CheckedChain, lhs: Any = None) -> CheckedChain:
@@ -946,7 +1098,8 @@ def meet(forward: CheckedChain, backward: CheckedChain, lhs: Any = None) -> Chec
     for k in range(len(backward.rewrites) - 1, -1, -1):
         r = backward.rewrites[k]
         rewrites.append(Rewrite(r.rule + " (in reverse)", r.after, r.before, r.conditions,
-                                r.verdict))
+                                r.verdict, (r.shown_rule or r.rule) + " (in reverse)",
+                                r.shown_conditions))
         notes.append(backward.notes[k] if k < len(backward.notes) else "")
     # the last backward step lands on the backward chain's start
     return CheckedChain(forward.lhs if lhs is None else lhs, forward.start, forward.start_why,

@@ -268,6 +268,46 @@ def delta_sums(lhs: Any, rhs: Any, domain: Domain) -> Proof:
     return None
 
 
+def sum_linearity(lhs: Any, rhs: Any, domain: Domain) -> Proof:
+    """Linearity of finite sums: every sum of terms is split into sums of one term each,
+    and each factor free of the summation indices is taken out; the two sides are then
+    compared as polynomials in the sums that remain (up to the names of their indices).
+    Linearity holds for any range, an empty one included, so no side condition is needed.
+
+    >>> k, n, c = sympy.symbols("k n c", integer=True)
+    >>> x, y = sympy.IndexedBase("x"), sympy.IndexedBase("y")
+    >>> sum_linearity(sympy.Sum(c*x[k] + y[k], (k, 0, n - 1)),
+    ...               c*sympy.Sum(x[k], (k, 0, n - 1)) + sympy.Sum(y[k], (k, 0, n - 1)),
+    ...               None)[0]
+    'linearity of finite sums (terms split, factors free of the index taken out)'
+    """
+    if not (_has(lhs, (sympy.Sum,)) or _has(rhs, (sympy.Sum,))):
+        return None
+    if isinstance(lhs, sympy.MatrixBase) or isinstance(rhs, sympy.MatrixBase):
+        return None
+    a, b = bound_renamed(_split_sums(lhs)), bound_renamed(_split_sums(rhs))
+    if sympy.expand(a - b) == 0:
+        return "linearity of finite sums (terms split, factors free of the index taken out)", ()
+    return None
+
+
+def _split_sums(e: Any) -> Any:
+    """``e`` with each ``Sum`` written as a combination of sums of single products."""
+    if not isinstance(e, sympy.Basic) or e.is_Atom:
+        return e
+    if isinstance(e, sympy.Sum):
+        body = _split_sums(e.function)
+        bound = {v for v, _, _ in e.limits}
+        out = sympy.Integer(0)
+        for term in sympy.Add.make_args(sympy.expand(body)):
+            free, tied = [], []
+            for factor in sympy.Mul.make_args(term):
+                (tied if factor.free_symbols & bound else free).append(factor)
+            out += sympy.Mul(*free) * sympy.Sum(sympy.Mul(*tied), *e.limits)
+        return out
+    return e.func(*[_split_sums(a) for a in e.args])
+
+
 def _differentiated(e: Any) -> Any:
     """``e`` with its derivatives carried out (d/dw_m of a sum over w_u gives the sum of
     delta(m, u) terms)."""
@@ -333,8 +373,10 @@ def finite_expansion(lhs: Any, rhs: Any, domain: Domain) -> Proof:
             diff, _ = canonical_difference(d, sympy.Integer(0))
             if diff != 0:
                 return None
-    return (f"finite expansion over the stated domain ({total} case"
-            f"{'s' if total != 1 else ''}: {domain.describe()})", ())
+    where = domain.describe()
+    cases = "1 case" if total == 1 else f"{total} cases"
+    return (f"finite expansion over the stated domain ({cases}{': ' + where if where else ''})",
+            ())
 
 
 def sympy_simplify(lhs: Any, rhs: Any, domain: Domain) -> Proof:
@@ -349,6 +391,6 @@ def sympy_simplify(lhs: Any, rhs: Any, domain: Domain) -> Proof:
 
 STRATEGIES: tuple[Callable[[Any, Any, Domain], Proof], ...] = (
     identical, canonical_form, floor_lemmas, residue_cases, delta_sums, sums_closed_form,
-    finite_expansion,
+    sum_linearity, finite_expansion,
     sympy_simplify,
 )

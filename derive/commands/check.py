@@ -27,12 +27,13 @@ def run(args: argparse.Namespace) -> int:
     from derive.errors import ProblemError
     from derive.problems import discover, load, solve
     from derive.render.build import contain_malformed, make_progress
-    from derive.render.steps import STATUSES, part_name
+    from derive.render.steps import STATUSES, cross_check_status, part_name
 
     files = discover(args.problems)
     progress = make_progress(sys.stderr)
     parts: dict[str, int] = {}
     steps: dict[str, int] = {}
+    cross: dict[str, int] = {}  # cross-checks are not steps and prove nothing
     problems: list[str] = []
     for i, pf in enumerate(files, 1):
         try:
@@ -48,8 +49,11 @@ def run(args: argparse.Namespace) -> int:
             name = part_name(problem.id, pr.part.label)
             if pr.error:
                 problems.append(pr.error)
-            for why, verdict in flatten_steps(pr.blocks):
+            for _why, verdict in flatten_steps(pr.claims):
                 steps[verdict.status.value] = steps.get(verdict.status.value, 0) + 1
+            for c in pr.cross_checks:
+                cross[cross_check_status(c)] = cross.get(cross_check_status(c), 0) + 1
+            for why, verdict in flatten_steps(pr.blocks):
                 if verdict.status in (Status.REFUTED, Status.ERROR):
                     detail = verdict.explain().replace("\n", "\n    ")
                     problems.append(f"{name}: step '{why}':\n    {detail}")
@@ -58,7 +62,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"{len(files)} problems; parts: "
           + (", ".join(f"{parts[s]} {s}" for s in STATUSES if s in parts) or "none")
           + "; steps: "
-          + (", ".join(f"{steps[s]} {s}" for s in STATUSES if s in steps) or "none"))
+          + (", ".join(f"{steps[s]} {s}" for s in STATUSES if s in steps) or "none")
+          + ("; cross-checks: " + ", ".join(f"{cross[s]} {s}" for s in STATUSES if s in cross)
+             if cross else ""))
     if problems:
         print(f"derive: {len(problems)} failure(s):", file=sys.stderr)
         for p in problems:

@@ -249,8 +249,8 @@ def _limits(fw: Forward) -> SearchLimits:
 
 
 def _gs_words(fw: Forward) -> str:
-    return ("g_s, the upstream gradient with S - 1 zeros stuffed between neighbouring "
-            "entries (zero outside), read at m + P - D*u")
+    return ("$g_s$, the upstream gradient with $S - 1$ zeros stuffed between neighbouring "
+            "entries (zero outside), read at $m + P - D*u$")
 
 
 # --------------------------------------------------------------------------- lemmas
@@ -265,7 +265,7 @@ def padding_lemma() -> CheckedChain:
     fw = axis_forward()
     t = _idx("t")
     left = ChainBuilder(sympy.Symbol("x_pad[t]"), fw.embedding(t),
-                        "the padding as an embedding: x_pad[t] = x[q] where t = q + P",
+                        "the padding as an embedding: $x_pad[t] = x[q]$ where $t = q + P$",
                         {}, limits=_LIGHT)
     left.eliminate(Q1).normalize()
     right = ChainBuilder(sympy.Symbol("x_pad[t]"), fw.padding(t), "the model's padding rule",
@@ -294,10 +294,11 @@ def input_gradient(dims: int = 1, channels: bool = False) -> CheckedChain:
     lhs = sympy.Symbol(f"dL/dx[{', '.join(map(str, lead + pos))}]")
     start = fw.loss_sum(sympy.Derivative(fw.embedded, wrt))
     b = ChainBuilder(lhs, start,
-                     "chain rule: L depends on x only through y, and g = dL/dy; the padding "
-                     "is written as an embedding (padding lemma)", _ranges(fw, "x"),
+                     "chain rule: $L$ depends on $x$ only through $y$, and $g$ is the "
+                     "derivative of $L$ with respect to $y$; the padding is written as an "
+                     "embedding (padding lemma)", _ranges(fw, "x"),
                      limits=_limits(fw))
-    b.differentiate(note="the bias does not depend on x" if channels else "")
+    b.differentiate(note="the bias does not depend on $x$" if channels else "")
     b.merge()
     qs = (Q1, Q2)[:dims]
     if channels:
@@ -309,19 +310,19 @@ def input_gradient(dims: int = 1, channels: bool = False) -> CheckedChain:
     for a in range(dims):
         note = ""
         if a == dims - 1:
-            note = ("this is Sum_u w[u] g_s[m + P - D*u]: the full convolution of the "
-                    "stride-dilated upstream gradient g_s (S - 1 zeros between entries of g) "
-                    "with the kernel")
+            note = (("along each axis " if dims == 2 else "")
+                    + "this is $Sum(w[u]*g_s[m + P - D*u], (u, 0, K - 1))$: the full "
+                    "convolution of the stride-dilated upstream gradient $g_s$ ($S - 1$ zeros "
+                    "between entries of $g$) with the kernel")
         b.eliminate(outs[a], partner=pos[a], note=note)
     taps, flips = (U_, V_)[:dims], (UF, VF)[:dims]
     for a in range(dims):
         note = ""
         if a == dims - 1:
-            pad = "D*(K - 1) - P"
-            note = (f"the kernel flip: w[K - 1 - u'] is the flipped kernel, so dL/dx is the "
-                    f"cross-correlation of g_s, zero-padded by {pad} on each side, with the "
-                    f"flipped kernel" + (" (input and output channels exchanged)"
-                                         if channels else ""))
+            note = ("the kernel flip: $w[K - 1 - u']$ is the flipped kernel, so the input "
+                    "gradient is the cross-correlation of $g_s$, zero-padded by "
+                    "$D*(K - 1) - P$ on each side, with the flipped kernel"
+                    + (" (input and output channels exchanged)" if channels else ""))
         b.reindex(taps[a], fw.model.kernel[a] - 1 - flips[a], flips[a], note=note)
     b.define(sympy.Eq(sympy.Symbol("g_s[t]"), _gs_definition(fw)), _gs_words(fw))
     return b.build()
@@ -346,7 +347,8 @@ def weight_gradient(dims: int = 1, channels: bool = False) -> CheckedChain:
     wrt = fw.w[lead + taps]
     lhs = sympy.Symbol(f"dL/dw[{', '.join(map(str, lead + taps))}]")
     start = fw.loss_sum(sympy.Derivative(fw.rhs, wrt))
-    b = ChainBuilder(lhs, start, "chain rule: g = dL/dy, and y is linear in w",
+    b = ChainBuilder(lhs, start, "chain rule: $g$ is the derivative of $L$ with respect to "
+                     "$y$, and $y$ is linear in $w$",
                      _ranges(fw, "w"), limits=_limits(fw))
     b.differentiate()
     b.merge()
@@ -357,8 +359,8 @@ def weight_gradient(dims: int = 1, channels: bool = False) -> CheckedChain:
     for a in range(dims):
         note = ""
         if a == dims - 1:
-            note = ("the cross-correlation of the padded input with the upstream gradient g "
-                    "(g read with step S, the kernel offset u' with step D)"
+            note = ("the cross-correlation of the padded input with the upstream gradient "
+                    "$g$ ($g$ read with step $S$, the kernel offset $u'$ with step $D$)"
                     + ("; summed over the batch" if channels else ""))
         b.eliminate(model_taps[a], partner=taps[a]).drop(note=note)
     return b.build()
@@ -374,11 +376,12 @@ def bias_gradient(dims: int = 2) -> CheckedChain:
     fw = forward(dims, channels=True)
     wrt = fw.b[OB]
     start = fw.loss_sum(sympy.Derivative(fw.rhs, wrt))
-    b = ChainBuilder(sympy.Symbol("dL/db[o']"), start, "chain rule: g = dL/dy",
+    b = ChainBuilder(sympy.Symbol("dL/db[o']"), start,
+                     "chain rule: $g$ is the derivative of $L$ with respect to $y$",
                      _ranges(fw, "b"), limits=_limits(fw))
-    b.differentiate(note="the convolution sum does not depend on b")
+    b.differentiate(note="the convolution sum does not depend on $b$")
     b.merge()
-    b.eliminate(O_, partner=OB).drop(note="the sum of g over batch and space")
+    b.eliminate(O_, partner=OB).drop(note="the sum of $g$ over batch and space")
     return b.build()
 
 
@@ -399,9 +402,9 @@ def input_gradient_unit_stride() -> CheckedChain:
     full = input_gradient().rewrites[-2].after          # before the flip
     start = full.xreplace({fw.S: sympy.Integer(1), fw.D: sympy.Integer(1)})
     b = ChainBuilder(sympy.Symbol("dL/dx[m]"), start,
-                     "the derived full convolution at S = D = 1 (an identity for all S and D "
-                     "holds in particular there)", _ranges(fw, "x"), limits=_LIGHT)
-    b.intersect(U_, note="the full convolution of g with w, taps clipped to the overlap")
+                     "the derived full convolution at $S = 1$ and $D = 1$ (an identity for all "
+                     "$S$ and $D$ holds in particular there)", _ranges(fw, "x"), limits=_LIGHT)
+    b.intersect(U_, note="the full convolution of $g$ with $w$, taps clipped to the overlap")
     return b.build()
 
 
@@ -419,7 +422,8 @@ def transpose_chain() -> CheckedChain:
     entry = fw.entry_delta(M_)                        # W[i, m]
     start = sympy.Sum(entry * G[I_], (I_, 0, fw.out - 1))
     b = ChainBuilder(sympy.Symbol("(W^T g)[m]"), start,
-                     "transpose times vector: (W^T g)[m] = Sum_i W[i, m] g[i]",
+                     "transpose times vector: entry $m$ of the product is "
+                     "$Sum(W[i, m]*g[i], (i, 0, O - 1))$",
                      _ranges(fw, "x"), limits=_LIGHT)
     b.merge()
     b.eliminate(I_, note="the same expression as the derived input gradient before the flip")

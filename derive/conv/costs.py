@@ -529,7 +529,7 @@ def separable_ratio(convention: str = "mac") -> CostIdentity:
         (lhs, "depthwise plus pointwise cost over standard cost"),
         (_frac(sympy.Mul(f * h * w * c_in, k**2 + c_out, evaluate=False),
                sympy.Mul(f * h * w * c_in, c_out * k**2, evaluate=False)),
-         "factor H_out*W_out*C_in out of both"),
+         f"factor ${sympy.sstr(f * h * w * c_in)}$ out of both"),
         (_frac(k**2 + c_out, c_out * k**2), "cancel the common factor"),
         (1 / c_out + 1 / k**2, "split the fraction"),
     )
@@ -557,10 +557,11 @@ def stacked_3x3_vs_5x5(what: str = "params") -> CostIdentity:
     lhs = _frac(two, one)
     scale = 1 if what == "params" else h * w
     steps = (
-        (lhs, f"two 3x3 layers over one 5x5 layer ({what})"),
+        (lhs, f"two 3×3 layers over one 5×5 layer "
+              f"({'parameters' if what == 'params' else 'FLOPs'})"),
         (_frac(sympy.Mul(18, c**2 * scale, evaluate=False),
-               sympy.Mul(25, c**2 * scale, evaluate=False)), "2*9 = 18 and 5*5 = 25"),
-        (sympy.Rational(18, 25), "cancel C^2" + (" H_out W_out" if what == "flops" else "")),
+               sympy.Mul(25, c**2 * scale, evaluate=False)), "$2*9 = 18$ and $5*5 = 25$"),
+        (sympy.Rational(18, 25), f"cancel ${sympy.sstr(c**2 * scale)}$"),
     )
     return CostIdentity(f"stacked-3x3-vs-5x5-{what}",
                         f"two stacked 3x3 / one 5x5 convolution ({what}) = 18/25",
@@ -585,11 +586,11 @@ def bottleneck_vs_basic(expansion: int = 4) -> CostIdentity:
     basic = 2 * conv_cost(c, c, 3, 1, bias=False, convention="mac").params
     lhs = _frac(bottleneck, basic)
     steps = (
-        (lhs, f"bottleneck over basic block, C = {e}m"),
+        (lhs, f"bottleneck over basic block, $C = {e}*m$"),
         (_frac(sympy.Mul(2 * e + 9, m**2, evaluate=False),
                sympy.Mul(18 * e * e, m**2, evaluate=False)),
-         f"C*m + 9*m^2 + m*C = (2*{e} + 9) m^2 and 2*9*C^2 = {18 * e * e} m^2"),
-        (sympy.Rational(2 * e + 9, 18 * e * e), "cancel m^2"),
+         f"$C*m + 9*m**2 + m*C = (2*{e} + 9)*m**2$ and $2*9*C**2 = {18 * e * e}*m**2$"),
+        (sympy.Rational(2 * e + 9, 18 * e * e), "cancel $m**2$"),
     )
     return CostIdentity("bottleneck-vs-basic",
                         f"bottleneck / basic residual block parameters (C = {e}m)",
@@ -614,8 +615,8 @@ def inverted_vs_standard_residual() -> CostIdentity:
     steps = (
         (lhs, "inverted residual over standard residual block"),
         (_frac(sympy.Mul(t * c, 2 * c + 9, evaluate=False), 18 * c**2),
-         "t*C^2 + 9*t*C + t*C^2 = t*C*(2C + 9)"),
-        (rhs, "cancel C"),
+         "$t*C**2 + 9*t*C + t*C**2 = t*C*(2*C + 9)$"),
+        (rhs, "cancel $C$"),
     )
     return CostIdentity("inverted-vs-standard-residual",
                         "MobileNetV2 inverted residual / standard residual parameters",
@@ -649,7 +650,8 @@ def flop_scaling(which: str, convention: str = "mac") -> CostIdentity:
     lhs, factor = cases[which]
     rhs = sympy.expand(factor * base)
     steps = ((lhs, f"FLOPs of the network scaled in {which}"),
-             (sympy.Mul(factor, base, evaluate=False), f"collect the factor {factor}"),
+             (sympy.Mul(factor, base, evaluate=False),
+              f"collect the factor ${sympy.sstr(factor)}$"),
              (rhs, "expand"))
     return CostIdentity(f"flop-scaling-{which}",
                         f"scaling {which} multiplies FLOPs by {factor}", lhs, rhs, steps)

@@ -110,6 +110,21 @@ def _per_axis(name: str, value: Any, dims: int, default: Any, minimum: int) -> t
     return tuple(_value(name, value, minimum) for _ in range(dims))
 
 
+def _maths(value: Any) -> str:
+    """``value`` as inline mathematics of a justification: ``$...$`` around its text in the
+    claim language (a relation's ``==`` as ``=``; a string is taken as written).
+
+    >>> _maths(sympy.Symbol("S") * I_), _maths(sympy.Eq(U_, 0)), _maths("i_max + 1")
+    ('$S*i$', '$u = 0$', '$i_max + 1$')
+    """
+    if isinstance(value, str):
+        return f"${value}$"
+    if isinstance(value, sympy.Rel):
+        ops = {"==": "=", "!=": "!=", "<=": "<=", ">=": ">=", "<": "<", ">": ">"}
+        return f"${sympy.sstr(value.lhs)} {ops[value.rel_op]} {sympy.sstr(value.rhs)}$"
+    return f"${sympy.sstr(value)}$"
+
+
 def _is_num(v: Any) -> bool:
     return isinstance(v, int)
 
@@ -254,29 +269,34 @@ class ConvModel:
             raise UnsupportedError(f"first valid index {first} is not 0")
         count = last - first + 1
         k_hi = hi
+        m = _maths
+        first_at, last_at = (m(f"{tap} = {sympy.sstr(e)}") for e in (lo, k_hi))
         steps = [
             Step(self.axis_view(axis),
-                 f"the model along axis {axis}: output {out} reads the padded input at "
-                 f"{idx} for {tap} = {lo}, ..., {k_hi}"),
+                 f"the model along axis {axis}: output {m(out)} reads the padded input at "
+                 f"{m(idx)} for the taps {m(tap)} from {m(lo)} to {m(k_hi)}"),
             Step(sympy.And(sympy.Le(0, first_tap, evaluate=False),
                            sympy.Le(last_tap, n_pad - 1, evaluate=False)),
-                 f"the window is valid when its first tap ({tap} = {lo}) and its last tap "
-                 f"({tap} = {k_hi}) lie in the padded input, positions 0 to {n_pad - 1}; "
-                 f"the index grows with {tap} because its coefficient {t} is positive"),
+                 f"the window is valid when its first tap (at {first_at}) and its last tap "
+                 f"(at {last_at}) lie in the padded input, positions {m(0)} to "
+                 f"{m(n_pad - 1)}; the index grows with {m(tap)} because its coefficient "
+                 f"{m(t)} is positive"),
             Step(sympy.Le(out, bound, evaluate=False),
-                 f"the first tap is >= 0 for every {out} >= 0; solve the last-tap condition "
-                 f"for {out}, dividing by {a} > 0"),
+                 f"the first tap is at least {m(0)} for every {m(f'{out} >= 0')}; solve the "
+                 f"last-tap condition for {m(out)}, dividing by {m(f'{sympy.sstr(a)} > 0')}"),
             Step(sympy.Eq(sympy.Symbol(f"{out}_max"), last, evaluate=False),
-                 f"the largest integer {out} allowed"),
-            Step(count, f"valid outputs are {out} = 0, 1, ..., {out}_max"),
+                 f"the largest integer {m(out)} allowed"),
+            Step(count, f"the valid outputs are {m(out)} from {m(0)} to {m(f'{out}_max')}"),
         ]
         chain = [
             Step(sympy.Sum(sympy.Integer(1), (out, first, last)),
-                 f"count the outputs {out} = 0, 1, ..., {out}_max: by the model, output {out} "
-                 f"reads the padded input at {idx} for {tap} = {lo}, ..., {k_hi}; its last "
-                 f"tap {last_tap} must be at most {n_pad - 1} (the padded input has "
-                 f"{n_pad} positions), so {out}_max = {last}"),
-            Step(count, f"a sum of ones over {out} = 0, ..., {out}_max has {out}_max + 1 terms"),
+                 f"count the outputs {m(out)} from {m(0)} to {m(f'{out}_max')}: by the model, "
+                 f"output {m(out)} reads the padded input at {m(idx)} for the taps {m(tap)} "
+                 f"from {m(lo)} to {m(k_hi)}; its last tap {m(last_tap)} must be at most "
+                 f"{m(n_pad - 1)} (the padded input has {m(n_pad)} positions), so "
+                 f"{m(f'{out}_max = {sympy.sstr(last)}')}"),
+            Step(count, f"a sum of ones over {m(out)} from {m(0)} to {m(f'{out}_max')} has "
+                        f"{m(f'{out}_max + 1')} terms"),
         ]
         if _is_num(count) or (isinstance(count, sympy.Basic) and count.is_Integer):
             if int(count) < 1:

@@ -289,7 +289,7 @@ def output_size_derivation(n: Size, kernel: Size, padding: Size = 0, stride: Siz
     steps = [tuple(step) for step in derived.chain]
     if as_expr(closed) != as_expr(steps[-1][0]):
         steps.append((closed, "rearranged into the closed form "
-                              "floor((n + 2p - d(k - 1) - 1)/s) + 1"))
+                              "$floor((n + 2*p - d*(k - 1) - 1)/s) + 1$"))
     return steps  # type: ignore[return-value]
 
 

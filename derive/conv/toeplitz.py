@@ -461,15 +461,17 @@ def toeplitz_entry() -> Any:
     fw = axis_forward()
     j = JX
     b = ChainBuilder(sympy.Symbol("W[i, j]"), sympy.Derivative(fw.embedded, fw.x[j]),
-                     "the matrix of the linear map x -> y: W[i, j] = d y[i] / d x[j], with "
-                     "the padding written as an embedding x_pad[t] = Sum_q [t = q + P] x[q]",
+                     "the matrix of the linear map from $x$ to $y$: "
+                     "$W[i, j] = Derivative(y[i], x[j])$, with the padding written as an "
+                     "embedding $x_pad[t] = Sum(KroneckerDelta(t, q + P)*x[q], "
+                     f"(q, 0, {sympy.sstr(fw.n - 1)}))$",
                      {j: (0, fw.n - 1), I_: (0, fw.out - 1)})
     b.differentiate()
     b.merge()
     b.eliminate(fw.q, partner=j)
     b.drop()
-    b.eliminate(U_, note="W[i, j] depends on j - S*i only: for S = 1 it is constant along "
-                         "diagonals (Toeplitz)")
+    b.eliminate(U_, note="$W[i, j]$ depends on $j - S*i$ only: for $S = 1$ it is constant "
+                         "along diagonals (Toeplitz)")
     chain = b.build()
     return chain
 
@@ -494,9 +496,10 @@ def toeplitz_proof_1d() -> Any:
     entry = fw.entry_delta(j)                 # Sum_u w[u] * KroneckerDelta(S*i + D*u, j + P)
     wx = sympy.Sum(entry * fw.x[j], (j, 0, fw.n - 1))
     left = ChainBuilder(sympy.Symbol("(W x)[i]"), wx,
-                        "matrix times vector, with W[i, j] = Sum_u w[u] [S*i + D*u = j + P]",
+                        "matrix times vector, with "
+                        "$W[i, j] = Sum(w[u]*KroneckerDelta(S*i + D*u, j + P), (u, 0, K - 1))$",
                         ranges)
     left.merge().eliminate(j).normalize()
     right = ChainBuilder(sympy.Symbol("y[i]"), fw.model_rhs, "the indexed-sum model", ranges)
-    right.substitute({fw.x_pad: fw.padding}, "the model's padding rule for x_pad").normalize()
+    right.substitute({fw.x_pad: fw.padding}, "the model's padding rule for $x_pad$").normalize()
     return meet(left.build(), right.build())

@@ -33,6 +33,9 @@ import jinja2
 from derive.render.escape import (
     escape_latex, escape_latex_paragraphs, escape_markdown, escape_markdown_paragraphs,
 )
+from derive.render.prose import (
+    prose_latex, prose_latex_paragraphs, prose_markdown, prose_markdown_paragraphs,
+)
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 
@@ -64,6 +67,11 @@ def make_env(template_dir: str | None = None) -> jinja2.Environment:
     env.filters["texpar"] = lambda v: escape_latex_paragraphs(_text(v))
     env.filters["md"] = lambda v: escape_markdown(_text(v))
     env.filters["mdpar"] = lambda v: escape_markdown_paragraphs(_text(v))
+    # Author text (statements, prompts, reasons): prose with $...$ mathematics.
+    env.filters["prose"] = lambda v: prose_latex(_text(v))
+    env.filters["prosepar"] = lambda v: prose_latex_paragraphs(_text(v))
+    env.filters["mdprose"] = lambda v: prose_markdown(_text(v))
+    env.filters["mdprosepar"] = lambda v: prose_markdown_paragraphs(_text(v))
     return env
 
 

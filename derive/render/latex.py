@@ -14,6 +14,7 @@ up as checked.
 
 from __future__ import annotations
 
+import itertools
 import re
 from typing import Any
 
@@ -22,17 +23,23 @@ from derive.book.model import (
     ProblemResult, Table, Text,
 )
 from derive.check.verdict import Status, Verdict
-from derive.render.escape import escape_latex, escape_latex_paragraphs
+from derive.render.escape import escape_latex
+from derive.render.prose import engine_note, prose_latex, prose_latex_paragraphs
 from derive.render.printer import DerivePrinter, to_latex
-from derive.render.steps import TEX_MARKS, step_numbers, verdict_text
+from derive.render.steps import (
+    TEX_MARKS, cross_check_cells, cross_check_status, shown_value, step_numbers, verdict_text,
+)
 from derive.render.width import tex_width
 
 MARKS = TEX_MARKS
 
-# Arrays and matrices larger than this are summarised by their shape in checks.
+# Arrays and matrices larger than this are summarised by their shape; taller than
+# MAX_ROWS too (a tall matrix runs off the page).
 MAX_INLINE_ENTRIES = 144
-# Tuples and lists longer than this show their first and last entries and their length.
-MAX_SEQUENCE = 16
+MAX_ROWS = 12
+# Tuples, lists and vectors longer than this show their first and last entries and their
+# length.
+MAX_SEQUENCE = 12
 
 # The width of the text block, in characters of maths (see derive.render.width), and what a
 # checked line spends besides its maths: the step tag, and a justification column of 0.30
@@ -56,7 +63,7 @@ def mark(status: str | Status) -> str:
 def render_block(block: Any, numbers: dict[int, int]) -> str:
     """LaTeX for one block; ``numbers`` maps ``id(step or check)`` to its step number."""
     if isinstance(block, Text):
-        return escape_latex_paragraphs(block.text)
+        return prose_latex_paragraphs(block.text)
     if isinstance(block, Explanation):
         return render_explanation(block)
     if isinstance(block, Derivation):
@@ -81,12 +88,14 @@ def render_answer(a: Answer) -> str:
     >>> render_answer(Answer("H_out", 32))
     '\\Answer{H_{\\mathrm{out}} = 32}'
     """
-    unit = r"\ \text{%s}" % escape_latex(a.unit) if a.unit else ""
-    inner = f"{name_tex(a.label)} = {value_tex(a.value)}{unit}"
+    unit = r"\ \text{%s}" % prose_latex(a.unit) if a.unit else ""
+    value = (r"\text{%s}" % prose_latex(a.value) if isinstance(a.value, str)
+             else value_tex(a.value))
+    inner = f"{name_tex(a.label)} = {value}{unit}"
     if tex_width(inner) <= LINE_CHARS - 8:
         return r"\Answer{%s}" % inner
     if isinstance(a.value, str):
-        text = escape_latex(a.value) + (" " + escape_latex(a.unit) if a.unit else "")
+        text = prose_latex(a.value) + (" " + prose_latex(a.unit) if a.unit else "")
         return r"\AnswerText{$%s$ = %s}" % (name_tex(a.label), text)
     return r"\Answer{%s}" % fit(inner, 0.85)
 
@@ -128,7 +137,7 @@ def name_tex(name: Any) -> str:
     if isinstance(name, str):
         if _symbol_like(name):
             return DerivePrinter()._name(name)
-        return r"\text{%s}" % escape_latex(name)
+        return r"\text{%s}" % prose_latex(name)
     return value_tex(name)
 
 
@@ -149,10 +158,15 @@ def value_tex(value: Any) -> str:
     >>> value_tex(tuple(range(30)))
     '\\left(0, 1, 2, 3, 4, 5, \\ldots, 28, 29\\right)\\ \\text{(30 values)}'
     """
+    value = shown_value(value)   # floats as every machine computes them
     shape = _shape(value)
-    if shape is not None and len(shape) == 1:
-        value, shape = [v.item() if hasattr(v, "item") else v for v in value], None
-    if shape is not None and _size(shape) > MAX_INLINE_ENTRIES:
+    if shape is not None and (len(shape) == 1 or (len(shape) == 2 and 1 in shape
+                                                  and _size(shape) > MAX_SEQUENCE)):
+        # a vector (a long row or column reads as a sequence)
+        flat = list(value) if len(shape) == 1 else [value[i, j] for i in range(shape[0])
+                                                    for j in range(shape[1])]
+        value, shape = [v.item() if hasattr(v, "item") else v for v in flat], None
+    if shape is not None and (_size(shape) > MAX_INLINE_ENTRIES or shape[0] > MAX_ROWS):
         dims = r" \times ".join(str(d) for d in shape)
         return r"\text{(array of shape } %s\text{)}" % dims
     if isinstance(value, (tuple, list)) and len(value) > MAX_SEQUENCE:
@@ -225,7 +239,7 @@ def _why(text: str) -> str:
     if not text:
         return ""
     macro = r"\WhyShort" if len(text) <= SHORT_WHY else r"\Why"
-    return r"%s{%s}" % (macro, escape_latex(text))
+    return r"%s{%s}" % (macro, prose_latex(text))
 
 
 def _relation(verdict: Verdict | None) -> str:
@@ -262,13 +276,13 @@ def render_derivation(d: Derivation, numbers: dict[int, int]) -> str:
         if step.verdict is not None:
             n = numbers.get(id(step), 0)
             line += r" \StepTag{%d}{%s}" % (n, mark(step.verdict.status))
-            notes.append(f"({n}) {verdict_text(step.verdict, lemmas=False)}")
+            notes.append(f"({n}) {engine_note(verdict_text(step.verdict, lemmas=False))}")
             if step.verdict.refuted:
-                refutations.append(f"step {n}: {verdict_text(step.verdict)}")
+                refutations.append(f"step {n}: {engine_note(verdict_text(step.verdict))}")
         else:
             line += r" \notag"
         if not narrow and step.why:
-            line += r" \\[-0.3ex]" "\n" r"&\qquad \WhyBelow{%s} \notag" % escape_latex(step.why)
+            line += r" \\[-0.3ex]" "\n" r"&\qquad \WhyBelow{%s} \notag" % prose_latex(step.why)
         lines.append(line)
     out = []
     if d.assumptions:
@@ -276,8 +290,8 @@ def render_derivation(d: Derivation, numbers: dict[int, int]) -> str:
                                                 for a in d.assumptions))
     out.append("\\DisplayStart\n\\begin{align*}\n" + " \\\\\n".join(lines) + "\n\\end{align*}")
     if notes:
-        out.append(r"\HowChecked{%s}" % escape_latex("; ".join(notes)))
-    out.extend(r"\Refutation{%s}" % escape_latex(r) for r in refutations)
+        out.append(r"\HowChecked{%s}" % prose_latex("; ".join(notes)))
+    out.extend(r"\Refutation{%s}" % prose_latex(r) for r in refutations)
     return "\n".join(out)
 
 
@@ -287,8 +301,59 @@ def render_check(c: Check, numbers: dict[int, int]) -> str:
 
 
 def render_checks(checks: list[Check], numbers: dict[int, int]) -> str:
-    """Consecutive checked statements as one display, one line (number, mark) each; a
-    statement too wide to share a line with its justification gets a display of its own."""
+    """Consecutive checks: claims as displays, each run of cross-checks as one table."""
+    out: list[str] = []
+    for cross, run in itertools.groupby(checks, key=lambda c: c.is_cross_check):
+        run = list(run)
+        out.append(render_cross_checks(run) if cross else render_claims(run, numbers))
+    return "\n\n".join(out)
+
+
+def render_cross_checks(checks: list[Check]) -> str:
+    """A comparison table: for each quantity, the engine's value, the reference value and
+    how it was computed, and whether they agree.  Never an equation: two computations of
+    one value are compared, nothing is derived."""
+    rows = []
+    for c in checks:
+        cells = cross_check_cells(c)
+        ref = ("---" if cells["reference"] is None
+               else fit(cell_value_tex(cells["reference"]), 0.18))
+        rows.append(" & ".join([
+            prose_latex(cells["quantity"]), fit(cell_value_tex(cells["engine"]), 0.18), ref,
+            prose_latex(cells["how"]),
+            r"%s\enspace %s" % (mark(cross_check_status(c)), prose_latex(cells["agreement"])),
+        ]) + r" \\")
+    return "\n".join([
+        r"\begin{CrossChecks}", *rows, r"\end{CrossChecks}"])
+
+
+# A value in a cross-check table wider than this (characters of maths) is summarised:
+# shrunk to its column it would be unreadable; all its entries were compared.
+CELL_CHARS = 18
+
+
+def cell_value_tex(value: Any) -> str:
+    r"""A value for a narrow table cell: itself, or its shape or length when too wide.
+
+    >>> cell_value_tex(32), cell_value_tex(tuple(range(0, 300, 7)))
+    ('32', '\\text{43 values}')
+    """
+    tex = value_tex(value)
+    if tex_width(tex) <= CELL_CHARS:
+        return tex
+    shape = _shape(value)
+    if shape is not None and len(shape) == 1:
+        return r"\text{%d values}" % shape[0]
+    if shape is not None:
+        return r"%s\ \text{array}" % r" \times ".join(str(d) for d in shape)
+    if isinstance(value, (tuple, list)):
+        return r"\text{%d values}" % len(value)
+    return tex
+
+
+def render_claims(checks: list[Check], numbers: dict[int, int]) -> str:
+    """Consecutive claims as one display, one line (number, mark) each; a claim too wide
+    to share a line with its justification gets a display of its own."""
     out: list[str] = []
     run: list[tuple[Check, tuple[str, str, str]]] = []
     widths: list[tuple[float, float, float]] = []
@@ -312,7 +377,7 @@ def render_checks(checks: list[Check], numbers: dict[int, int]) -> str:
 
 
 def _kind(c: Check) -> str:
-    return "cross-check" if c.kind == "numeric" else "claim"
+    return "claim"
 
 
 def _check_rows(run: list[tuple[Check, tuple[str, str, str]]], numbers: dict[int, int]) -> str:
@@ -321,9 +386,9 @@ def _check_rows(run: list[tuple[Check, tuple[str, str, str]]], numbers: dict[int
         n = numbers.get(id(c), 0)
         lines.append(f"{lhs} &{_relation(c.verdict)} {rhs} && {_why(why)}"
                      r" \StepTag{%d}{%s}" % (n, mark(c.status)))
-        notes.append(f"({n}) {_kind(c)}, {verdict_text(c.verdict, lemmas=False)}")
+        notes.append(f"({n}) {engine_note(verdict_text(c.verdict, lemmas=False))}")
         if c.verdict.refuted:
-            refutations.append(f"step {n}: {verdict_text(c.verdict)}")
+            refutations.append(f"step {n}: {engine_note(verdict_text(c.verdict))}")
     return _with_notes("\\DisplayStart\n\\begin{align*}\n" + " \\\\\n".join(lines)
                        + "\n\\end{align*}", notes, refutations)
 
@@ -348,15 +413,16 @@ def _wide_check(c: Check, row: tuple[str, str, str], numbers: dict[int, int]) ->
         rows = f"{lhs} {rel} {rhs}{tag}"
     else:
         rows = f"{fit(lhs, 0.85)} \\notag \\\\\n{{}}{rel} {fit(rhs, 0.8)}{tag}"
-    note = f"({n}) {why}{_kind(c)}, {verdict_text(c.verdict, lemmas=False)}"
-    refutations = [f"step {n}: {verdict_text(c.verdict)}"] if c.verdict.refuted else []
+    note = f"({n}) {why}{engine_note(verdict_text(c.verdict, lemmas=False))}"
+    refutations = ([f"step {n}: {engine_note(verdict_text(c.verdict))}"]
+                   if c.verdict.refuted else [])
     return _with_notes("\\DisplayStart\n\\begin{gather*}\n" + rows + "\n\\end{gather*}",
                        [note], refutations)
 
 
 def _with_notes(display: str, notes: list[str], refutations: list[str]) -> str:
-    out = [display, r"\HowChecked{%s}" % escape_latex("; ".join(notes))]
-    out.extend(r"\Refutation{%s}" % escape_latex(r) for r in refutations)
+    out = [display, r"\HowChecked{%s}" % prose_latex("; ".join(notes))]
+    out.extend(r"\Refutation{%s}" % prose_latex(r) for r in refutations)
     return "\n".join(out)
 
 
@@ -381,7 +447,7 @@ def render_explanation(e: Explanation) -> str:
     {\small\itshape Rests on the checked results: 8.2(a).}
     \end{explanation}
     """
-    body = [r"\begin{explanation}", escape_latex_paragraphs(e.text)]
+    body = [r"\begin{explanation}", prose_latex_paragraphs(e.text)]
     if e.rests_on:
         body.append("")
         body.append(r"{\small\itshape Rests on the checked results: %s.}"
@@ -414,13 +480,13 @@ def render_table(t: Table) -> str:
     spec = "@{}%s@{}" % "".join(align)
     head = r"\begin{tabularx}{\linewidth}{%s}" % spec if wrap else r"\begin{tabular}{%s}" % spec
     lines = [r"\begin{center}", head, r"\toprule",
-             " & ".join(r"\textbf{%s}" % escape_latex(h) for h in t.headers) + r" \\",
+             " & ".join(r"\textbf{%s}" % prose_latex(h) for h in t.headers) + r" \\",
              r"\midrule"]
     lines += [" & ".join(row) + r" \\" for row in cells]
     lines.append(r"\bottomrule")
     lines.append(r"\end{tabularx}" if wrap else r"\end{tabular}")
     if t.caption:
-        lines.append(r"\captionof{table}{%s}" % escape_latex(t.caption))
+        lines.append(r"\captionof{table}{%s}" % prose_latex(t.caption))
     lines.append(r"\end{center}")
     return "\n".join(lines)
 
@@ -441,7 +507,7 @@ def _is_number(v: Any) -> bool:
 
 def _cell(v: Any) -> str:
     if isinstance(v, str):
-        return escape_latex(v)
+        return prose_latex(v)
     return f"${value_tex(v)}$"
 
 
@@ -453,7 +519,7 @@ def render_matrix(m: MatrixView) -> str:
     else:
         out = r"\[ %s \]" % body
     if m.caption:
-        out += "\n" + r"\begin{center}\small %s\end{center}" % escape_latex(m.caption)
+        out += "\n" + r"\begin{center}\small %s\end{center}" % prose_latex(m.caption)
     return out
 
 
@@ -465,7 +531,7 @@ def render_figure(f: Figure) -> str:
         tikz = "\\begin{tikzpicture}\n" + tikz + "\n\\end{tikzpicture}"
     return "\n".join([r"\begin{center}", r"\begin{adjustbox}{max width=\linewidth}", tikz,
                       r"\end{adjustbox}",
-                      r"\captionof{figure}{%s}" % escape_latex(f.caption), r"\end{center}"])
+                      r"\captionof{figure}{%s}" % prose_latex(f.caption), r"\end{center}"])
 
 
 def problem_label(problem_id: str) -> str:

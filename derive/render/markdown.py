@@ -12,6 +12,7 @@ Markdown escaping may eat the backslash.
 
 from __future__ import annotations
 
+import itertools
 import re
 from typing import Any
 
@@ -19,14 +20,21 @@ from derive.book.model import (
     OUT_OF_SCOPE, Answer, Check, Derivation, Explanation, Figure, MatrixView, PartResult,
     ProblemResult, Table, Text,
 )
-from derive.render.escape import escape_markdown, escape_markdown_paragraphs
-from derive.render.latex import assumption_tex, group_checks, name_tex, value_tex
-from derive.render.steps import MD_SIGNS, step_numbers, verdict_text
+from derive.check.verdict import Verdict
+from derive.render.escape import escape_markdown
+from derive.render.prose import engine_note, prose_markdown, prose_markdown_paragraphs
+from derive.render.latex import (
+    assumption_tex, cell_value_tex, group_checks, name_tex, value_tex,
+)
+from derive.render.steps import (
+    MD_SIGNS, cross_check_cells, cross_check_status, step_numbers, verdict_text,
+)
 
 SIGNS = MD_SIGNS
 
-LEGEND = ("✔ proved · ≈ tested numerically, not a proof · ○ explanation, not "
-          "machine-checked · ⊘ out of scope · ✘ refuted · ? unknown · ! error")
+LEGEND = ("✔ proved · ≈ tested numerically, not a proof · ⇄ cross-checked (computed twice, "
+          "independently; not a proof) · ○ explanation, not machine-checked · ⊘ out of scope · "
+          "✘ refuted · ? unknown · ! error")
 
 
 def md_math(tex: str, *, in_table: bool = False) -> str:
@@ -88,10 +96,10 @@ def file_stem(text: str) -> str:
 def render_block(block: Any, numbers: dict[int, int], problem_id: str) -> str:
     """Markdown for one block."""
     if isinstance(block, Text):
-        return escape_markdown_paragraphs(block.text)
+        return prose_markdown_paragraphs(block.text)
     if isinstance(block, Explanation):
         lines = ["> **○ Explanation, not machine-checked.** "
-                 + escape_markdown_paragraphs(block.text).replace("\n\n", "\n>\n> ")]
+                 + prose_markdown_paragraphs(block.text).replace("\n\n", "\n>\n> ")]
         if block.rests_on:
             lines.append(">")
             lines.append("> *Rests on the checked results: "
@@ -101,13 +109,17 @@ def render_block(block: Any, numbers: dict[int, int], problem_id: str) -> str:
         return render_derivation(block, numbers)
     if isinstance(block, Check):
         return render_check(block, numbers)
+    if isinstance(block, Answer) and isinstance(block.value, str):
+        unit = " " + prose_markdown(block.unit) if block.unit else ""
+        return (f"**Answer:** {inline(name_tex(block.label))} = "
+                f"{prose_markdown(block.value)}{unit}")
     if isinstance(block, Answer):
         plain_unit = re.fullmatch(r"[A-Za-z][A-Za-z ]*", block.unit or "")
         unit = r"\ \text{%s}" % block.unit if plain_unit else ""
         out = "**Answer:**\n\n" + display(r"\boxed{%s = %s%s}" % (
             name_tex(block.label), value_tex(block.value), unit))
         if block.unit and not plain_unit:
-            out += "\n\n(in " + escape_markdown(block.unit) + ")"
+            out += "\n\n(in " + prose_markdown(block.unit) + ")"
         return out
     if isinstance(block, Table):
         return render_table(block)
@@ -115,12 +127,13 @@ def render_block(block: Any, numbers: dict[int, int], problem_id: str) -> str:
         out = display(f"{name_tex(block.name)} = "
                       f"{value_tex(block.matrix)}")
         if block.caption:
-            out += "\n\n*" + escape_markdown(block.caption) + "*"
+            out += "\n\n*" + prose_markdown(block.caption) + "*"
         return out
     if isinstance(block, Figure):
-        return (f"![{escape_markdown(block.caption)}]"
+        alt = prose_markdown(block.caption).replace("[", "(").replace("]", ")")
+        return (f"![{alt}]"
                 f"({figure_filename(problem_id, block.name)})\n\n"
-                f"*{escape_markdown(block.caption)}*")
+                f"*{prose_markdown(block.caption)}*")
     raise TypeError(f"got block={block!r}; not a block of derive.book.model")
 
 
@@ -143,11 +156,9 @@ def render_derivation(d: Derivation, numbers: dict[int, int]) -> str:
             rel = r"\neq" if step.verdict is not None and step.verdict.refuted else "="
             line = f"{rel} {expr}"
             n = str(numbers.get(id(step), ""))
-            check = (f"{sign(step.verdict.status.value)} "
-                     f"{escape_markdown(verdict_text(step.verdict, lemmas=False))}"
-                     if step.verdict is not None else "")
+            check = _check_cell(step.verdict) if step.verdict is not None else ""
         out.append(f"| {n} | {inline(line, in_table=True)} | "
-                   f"{_cell_text(step.why)} | {_cell_text_raw(check)} |")
+                   f"{_cell_text(step.why)} | {check} |")
     return "\n".join(out)
 
 
@@ -157,18 +168,47 @@ def render_check(c: Check, numbers: dict[int, int]) -> str:
 
 
 def render_checks(checks: list[Check], numbers: dict[int, int]) -> str:
-    """Consecutive claims or numeric cross-checks as one table, one row each."""
+    """Consecutive checks: claims as one table of statements, each run of cross-checks as
+    one comparison table."""
+    out = []
+    for cross, run in itertools.groupby(checks, key=lambda c: c.is_cross_check):
+        run = list(run)
+        out.append(render_cross_checks(run) if cross else render_claims(run, numbers))
+    return "\n\n".join(out)
+
+
+def render_claims(checks: list[Check], numbers: dict[int, int]) -> str:
+    """Consecutive claims as one table, one row each."""
     rows = ["| # | Statement | Justification | Check |", "|---:|---|---|---|"]
     for c in checks:
         n = numbers.get(id(c), "")
         rel = r"\neq" if c.verdict.refuted else "="
-        why = c.why or ("cross-check" if c.kind == "numeric" else "claim")
         line = f"{value_tex(c.lhs)} {rel} {value_tex(c.rhs)}"
-        check = (f"{sign(c.status.value)} "
-                 f"{escape_markdown(verdict_text(c.verdict, lemmas=False))}")
-        rows.append(f"| {n} | {inline(line, in_table=True)} | {_cell_text(why)} | "
-                    f"{_cell_text_raw(check)} |")
+        rows.append(f"| {n} | {inline(line, in_table=True)} | {_cell_text(c.why or 'claim')} | "
+                    f"{_check_cell(c.verdict)} |")
     return "\n".join(rows)
+
+
+def render_cross_checks(checks: list[Check]) -> str:
+    """A comparison table (see :func:`derive.render.latex.render_cross_checks`)."""
+    rows = ["**Cross-checks:** each value computed twice, independently.", "",
+            "| Quantity | Engine | Reference | Reference computed by | Agreement |",
+            "|---|---|---|---|---|"]
+    for c in checks:
+        cells = cross_check_cells(c)
+        ref = ("—" if cells["reference"] is None
+               else inline(cell_value_tex(cells["reference"]), in_table=True))
+        rows.append(f"| {_cell_text(cells['quantity'])} | "
+                    f"{inline(cell_value_tex(cells['engine']), in_table=True)} | {ref} | "
+                    f"{_cell_text(cells['how'])} | {sign(cross_check_status(c))} "
+                    f"{_cell_text(cells['agreement'])} |")
+    return "\n".join(rows)
+
+
+def _check_cell(v: Verdict) -> str:
+    """How a line was checked: its sign and the engine's note, typeset."""
+    return _cell_text_raw(f"{sign(v.status.value)} "
+                          f"{prose_markdown(engine_note(verdict_text(v, lemmas=False)), in_table=True)}")
 
 
 def render_table(t: Table) -> str:
@@ -178,7 +218,7 @@ def render_table(t: Table) -> str:
     rows = ["| " + " | ".join(_cell(v) for v in r) + " |" for r in t.rows]
     out = "\n".join([head, rule, *rows])
     if t.caption:
-        out += "\n\n*" + escape_markdown(t.caption) + "*"
+        out += "\n\n*" + prose_markdown(t.caption) + "*"
     return out
 
 
@@ -189,7 +229,7 @@ def _cell(v: Any) -> str:
 
 
 def _cell_text(text: str) -> str:
-    return _cell_text_raw(escape_markdown(" ".join(text.split())))
+    return _cell_text_raw(prose_markdown(" ".join(text.split()), in_table=True))
 
 
 def _cell_text_raw(text: str) -> str:

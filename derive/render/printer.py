@@ -47,6 +47,9 @@ NOTATION: dict[str, dict[str, str]] = {
         "strided": r"{0}\!\downarrow_{{{1}}}",
         "dilated": r"{0}\!\uparrow^{{{1}}}",
         "relu": r"\operatorname{{ReLU}}\left({0}\right)",
+        # window_max(expr, u, last_u, v, last_v): the largest value of expr over a 2D window
+        # of taps 0 <= u <= last_u, 0 <= v <= last_v (max pooling)
+        "window_max": r"\max_{{\substack{{0 \leq {1} \leq {2}\\0 \leq {3} \leq {4}}}}} {0}",
     },
     # Symbol names (single symbols), by exact name.
     "symbols": {

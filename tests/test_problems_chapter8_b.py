@@ -17,7 +17,7 @@ import sympy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from derive.book.model import OUT_OF_SCOPE, Answer, Check, Derivation, Figure
+from derive.book.model import OUT_OF_SCOPE, Answer, Check, Derivation, Figure, Table
 from derive.check.verdict import Status
 from derive.problems import ProblemFile, load, solve
 
@@ -118,10 +118,11 @@ def test_every_part_of_the_exercise_is_present(pid):
 def test_cheap_problems_solve_cleanly(pid):
     result = _solved(pid)
     assert _bad_verdicts(result) == []
-    assert _check_figures(result) == (1 if pid in ("8.20", "8.24") else 0)
+    assert _check_figures(result) == (1 if pid in ("8.20", "8.24", "8.28") else 0)
     for part in result.parts:
         if part.part.scope != OUT_OF_SCOPE:
-            assert part.status in ("proved", "tested", "explanation"), (pid, part.part.label)
+            assert part.status in ("proved", "tested", "cross-checked", "explanation"), (
+                pid, part.part.label)
 
 
 @pytest.mark.slow
@@ -129,9 +130,9 @@ def test_cheap_problems_solve_cleanly(pid):
 def test_heavy_problems_solve_cleanly(pid):
     result = _solved(pid)
     assert _bad_verdicts(result) == []
-    assert _check_figures(result) == (1 if pid == "8.21" else 0)
+    assert _check_figures(result) == {"8.21": 2, "8.22": 1, "8.23": 1, "8.26": 1}.get(pid, 0)
     statuses = {p.part.label: p.status for p in result.parts}
-    assert all(s in ("proved", "tested", "explanation", "out-of-scope")
+    assert all(s in ("proved", "tested", "cross-checked", "explanation", "out-of-scope")
                for s in statuses.values()), statuses
 
 
@@ -142,8 +143,192 @@ def test_8_19_reduction_factor_by_counting():
     separable = c * k * k + c * c
     answers = _answers(_solved("8.19"), "b")
     factor = Fraction(standard, separable)
-    assert answers["FLOP reduction factor"].startswith(f"{factor.numerator}/{factor.denominator}")
-    assert answers["parameter reduction factor"].startswith(f"{standard}/{separable}")
+    assert answers["FLOP reduction factor"] == sympy.Rational(factor.numerator,
+                                                              factor.denominator)
+    assert answers["parameter reduction factor"] == sympy.Rational(standard, separable)
+
+
+def test_8_19_memory_traffic_counts_the_shared_weights_once():
+    # batch 64 of 512 x 32 x 32 maps, 3x3 kernels without padding: 30 x 30 outputs
+    n, c, h, k = 64, 512, 32, 3
+    o = h - k + 1
+    x, y = n * c * h * h, n * c * o * o          # activations of the whole batch
+    weights = {"standard": c * c * k * k, "depthwise": c * k * k, "pointwise": c * c}
+    traffic = {"standard": x + weights["standard"] + y,
+               "depthwise": x + weights["depthwise"] + n * c * o * o,
+               "pointwise": n * c * o * o + weights["pointwise"] + y}
+    # 1 multiply-add = 2 FLOPs; one multiply-add per weight per output position per image
+    flops = {name: 2 * n * o * o * w for name, w in weights.items()}
+    assert traffic["standard"] == 65_404_928
+    part = next(p for p in _solved("8.19").parts if p.part.label == "c")
+    table = next(b for b in part.blocks if isinstance(b, Table))
+    rows = {r[0]: r for r in table.rows}
+    assert set(rows) == set(traffic)
+    for name in traffic:
+        assert rows[name][1] == flops[name], name
+        assert rows[name][2] == traffic[name], name
+        assert rows[name][3] == f"{flops[name] / traffic[name]:.1f}", name
+    assert "once" in table.caption and "per image" in table.caption
+
+
+def _part_blocks(pid: str, label: str):
+    """Solve one part on its own; its blocks."""
+    from derive.book.sheet import Sheet
+    part = next(p for p in _load(pid).parts if p.label == label)
+    sheet = Sheet()
+    part.solve(sheet)
+    return sheet.blocks
+
+
+def _circular_conv(x, k, stride):
+    """Cross-correlation with circular padding (K - 1)/2, by explicit loops."""
+    n0, n1 = x.shape
+    p = (k.shape[0] - 1) // 2
+    return [[sum(int(k[u, v]) * int(x[(stride * i + u - p) % n0, (stride * j + v - p) % n1])
+                 for u in range(k.shape[0]) for v in range(k.shape[1]))
+             for j in range(n1 // stride)] for i in range(n0 // stride)]
+
+
+def _zero_padded_conv(x, k):
+    n0, n1 = x.shape
+    p = (k.shape[0] - 1) // 2
+    return [[sum(int(k[u, v]) * int(x[i + u - p, j + v - p])
+                 for u in range(k.shape[0]) for v in range(k.shape[1])
+                 if 0 <= i + u - p < n0 and 0 <= j + v - p < n1)
+             for j in range(n1)] for i in range(n0)]
+
+
+@pytest.mark.parametrize("label", ["a", "b", "f"])
+def test_8_22_counterexamples_recompute_from_what_is_shown(label):
+    import numpy as np
+
+    from derive.book.model import MatrixView
+    blocks = _part_blocks("8.22", label)
+    shown = [(b.name, np.asarray(b.matrix)) for b in blocks if isinstance(b, MatrixView)]
+    names = [n for n, _ in shown]
+    # the layer's own numbers are shown before the counterexample input
+    layer_name = "W" if label == "f" else "w"
+    last_layer = max(k for k, n in enumerate(names) if n == layer_name)
+    last_x = max(k for k, n in enumerate(names) if n == "x")
+    assert last_layer < last_x, names
+    layer, x = shown[last_layer][1], shown[last_x][1]
+    shifted = np.roll(x, 1, axis=1)                        # every case shifts by (0, 1)
+    if label == "a":
+        shifted = np.zeros_like(x)
+        shifted[:, 1:] = x[:, :-1]                         # zero-fill shift
+        expected = _zero_padded_conv(shifted, layer)
+    elif label == "b":
+        expected = _circular_conv(shifted, layer, 2)
+    else:
+        expected = [[int(v) for v in layer @ shifted.ravel()]]
+    f_tx = next(b for b in blocks if isinstance(b, Check)
+                and b.why.startswith("the output for the shifted input"))
+    assert np.asarray(f_tx.lhs).tolist() == expected
+
+
+def test_8_22_batch_norm_parameters_are_shown():
+    from derive.book.model import MatrixView
+    for label in ("d",):
+        blocks = _part_blocks("8.22", label)
+        tables = [b for b in blocks if isinstance(b, Table)]
+        assert [t.headers[:3] for t in tables] == [("channel", "scale $gamma$",
+                                                     "shift $beta$")] * 2
+        assert "running variance" in tables[1].headers
+        images = [b for b in blocks if isinstance(b, MatrixView) and b.name == "x"]
+        assert len(images) == 2 and all(len(b.matrix) == 4 for b in images)
+
+
+@pytest.mark.parametrize("label", ["a", "b", "c"])
+def test_8_22_index_derivations_hold_at_every_small_instance(label):
+    # every displayed line of the index chains, evaluated at small integers: all lines of a
+    # chain give the same index, and the last is the index the shifted output reads
+    import itertools
+    blocks = _part_blocks("8.22", label)
+    chains = [b for b in blocks if isinstance(b, Derivation) and b.lhs == "j"]
+    assert chains
+    for chain in chains:
+        exprs = [s.expr for s in chain.steps]
+        names = sorted({q for e in exprs for q in e.free_symbols}, key=lambda q: q.name)
+        for values in itertools.product(range(-2, 5), repeat=len(names)):
+            point = dict(zip(names, values))
+            if any(point[q] < 1 for q in names if q.name in ("n", "m")) or any(
+                    point[q] < 0 for q in names if q.name in ("i", "u", "p")):
+                continue
+            got = {int(e.subs(point)) for e in exprs}
+            assert len(got) == 1, (label, point, got)
+
+
+def test_8_22_zero_padding_interior_by_loops():
+    # the claim the derivation of 8.22(a) proves, recomputed with plain loops: on the
+    # interior p + s <= i <= n - K + p, the layer on the zero-filled shift at i equals the
+    # layer on x at i - s
+    import random
+    rng = random.Random(822)
+    for n in range(3, 8):
+        for k in (1, 3, 5):
+            if k > n:
+                continue
+            p = (k - 1) // 2
+            w = [rng.randint(-3, 3) for _ in range(k)]
+            x = [rng.randint(-3, 3) for _ in range(n)]
+
+            def conv(a, i):
+                return sum(w[u] * a[i + u - p] for u in range(k) if 0 <= i + u - p < n)
+            for s in range(0, n):
+                shifted = [x[j - s] if j >= s else 0 for j in range(n)]
+                for i in range(p + s, n - k + p + 1):
+                    assert conv(shifted, i) == conv(x, i - s), (n, k, s, i)
+
+
+def test_8_22_shifted_average_by_enumeration():
+    # the re-indexed sum of 8.22(d)(e): a circular shift does not change a full sum
+    import random
+    rng = random.Random(22)
+    blocks = _part_blocks("8.22", "e")
+    assert any(isinstance(b, Derivation) and any(
+        isinstance(s.expr, sympy.Mul) and s.expr.has(sympy.Sum) for s in b.steps)
+        for b in blocks)
+    for n in range(1, 12):
+        x = [rng.randint(-9, 9) for _ in range(n)]
+        for s in range(-n, 2 * n):
+            assert sum(x[(j - s) % n] for j in range(n)) == sum(x)
+
+
+def test_8_15_depth_and_paths_by_counting():
+    blocks = next(n for n in range(1, 40) if 6 * n + 2 == 56)       # 56 = 6n + 2
+    part = _part_blocks("8.15", "b")
+    answers = {b.label: b.value for b in part if isinstance(b, Answer)}
+    assert answers["blocks per stage"] == blocks
+    # a path takes or skips the branch of each of the 3n blocks: the paths that take k
+    # branches, summed over k
+    assert answers["paths through the residual blocks"] == sum(
+        math.comb(3 * blocks, k) for k in range(3 * blocks + 1))
+
+
+def test_8_18_long_vectors_are_summarised():
+    # no cross-check of 8.18(a) shows a column or matrix of more than a dozen entries: the
+    # 120 slopes and frequency bins are compared as flat sequences (shown by their ends)
+    import numpy as np
+    part = next(p for p in _solved("8.18").parts if p.part.label == "a")
+    for check in part.cross_checks:
+        for side in (check.lhs, check.rhs):
+            a = np.asarray(side)
+            assert a.ndim <= 1 or a.size <= 12, (check.why, a.shape)
+
+
+def test_8_25_sizes_are_shown_and_give_the_counts():
+    from derive.book.model import Text
+    blocks = _part_blocks("8.25", "a")
+    sizes = next(b for b in blocks if isinstance(b, Table) and b.headers[0] == "quantity")
+    value = {r[1].strip("$"): r[2] for r in sizes.rows}
+    v, e, f = value["V"], value["E"], value["F"]
+    text = " ".join(b.text for b in blocks if isinstance(b, Text))
+    assert f"$V$ = {v:,}" in text and f"$E$ = {e}" in text and f"$F$ = {f}" in text
+    counts = next(b for b in blocks if isinstance(b, Table) and b.headers[0] == "configuration")
+    configs = [((3,), f), ((3, 5, 7), f), ((3, 4, 5), 2 * f)]
+    for row, (kernels, filters) in zip(counts.rows, configs):
+        assert row[1] == len(kernels) * filters
+        assert row[3] == v * e + sum(filters * e * k + filters for k in kernels)
 
 
 def test_8_20_parameter_ratio_by_counting():
@@ -164,10 +349,21 @@ def test_8_24_stack_field_and_parameters_by_enumeration():
         offsets = {o + u * d for o in offsets for u in range(3)}
     assert offsets == set(range(15))
     answers = _answers(_solved("8.24"), "b")
-    assert answers["receptive field of the stack"] == f"{len(offsets)} x {len(offsets)}"
+    assert answers["receptive field of the stack"] == f"{len(offsets)}×{len(offsets)}"
     c = sympy.Symbol("C", integer=True, positive=True)
     assert answers["parameters of the dilated stack (no bias)"] == 3 * 9 * c ** 2
-    assert answers["parameters of one 15 x 15 layer (no bias)"] == 15 * 15 * c ** 2
+    assert answers["parameters of one 15×15 layer (no bias)"] == 15 * 15 * c ** 2
+
+
+def test_8_24_effective_kernel_by_counting_the_window():
+    # every input position from the first tap (offset 0) to the last (offset 2d) is in the
+    # window, skipped ones included
+    answer = _answers(_solved("8.24"), "a")["effective kernel = single-layer field, per axis"]
+    (d,) = answer.free_symbols
+    for dv in range(1, 8):
+        taps = [u * dv for u in range(3)]
+        window = set(range(min(taps), max(taps) + 1))
+        assert answer.subs(d, dv) == len(window)
 
 
 def test_8_28_sizes_and_parameters_by_hand():
@@ -215,7 +411,7 @@ def test_8_27_resnet18_weights_by_hand():
 def test_8_21_patch_matrix_dimensions():
     answers = _answers(_solved("8.21"), "a")
     windows = sum(1 for i in range(4) for j in range(4) if i + 3 <= 4 and j + 3 <= 4)
-    assert answers["dimensions"] == f"{9} x {windows}"
+    assert answers["dimensions"] == f"{9} × {windows}"
 
 
 @pytest.mark.slow
@@ -228,8 +424,58 @@ def test_8_23_input_gradient_of_sum_by_loops():
     for i in range(3):
         for j in range(3):
             grad[i:i + 3, j:j + 3] += w[0, 0]
-    answer = _answers(_solved("8.23"), "c")["dL/dx for L = sum(y)"]
+    answer = _answers(_solved("8.23"), "c")["dL/dx, L the sum of the outputs"]
     assert answer.tolist() == grad.tolist()
+
+
+@pytest.mark.slow
+def test_8_23_flipped_input_gradient_by_loops():
+    # the answer of (b) (stride and dilation 1, any padding) against the gradient of
+    # y[i] = sum_u w[u] x_pad[i + u], accumulated by loops over outputs and taps
+    import random
+    (answer,) = _answers(_solved("8.23"), "b").values()
+    rng = random.Random(8231)
+    names = {s.name: s for s in answer.free_symbols}
+    for _ in range(12):
+        k, o, p = rng.randint(1, 4), rng.randint(1, 5), rng.randint(0, 2)
+        h = o + k - 1 - 2 * p
+        if h < 1:
+            continue
+        w = [rng.randint(-4, 4) for _ in range(k)]
+        g = [rng.randint(-4, 4) for _ in range(o)]
+        grad = [0] * h
+        for i in range(o):
+            for u in range(k):
+                if 0 <= i + u - p < h:
+                    grad[i + u - p] += g[i] * w[u]
+        for m in range(h):
+            value = answer.subs({names["K"]: k, names["O"]: o, names["P"]: p, names["m"]: m})
+            value = value.doit()
+            value = value.replace(lambda e: isinstance(e, sympy.Indexed),
+                                  lambda e: {"g": g, "w": w}[str(e.base)][int(e.indices[0])])
+            assert sympy.simplify(value) == grad[m], (k, o, p, m)
+
+
+def test_8_28_design_and_loss_questions_are_marked_as_explanations():
+    statuses = {p.part.label: p.status for p in _solved("8.28").parts}
+    assert statuses == {"a": "proved", "b": "cross-checked", "c": "explanation",
+                        "d": "explanation"}
+
+
+@pytest.mark.slow
+def test_8_26_marks_and_gaussian_cutoff_by_bisection():
+    result = _solved("8.26")
+    statuses = {p.part.label: p.status for p in result.parts}
+    assert statuses == {"a": "proved", "b": "proved", "c": "explanation",
+                        "d": "explanation"}
+    cutoff = next(v for k, v in _answers(result, "a").items() if str(k) == "omega_c")
+    (sigma,) = cutoff.free_symbols
+    for s in (0.7, 1.3, 2.0):
+        lo, hi = 0.0, 20.0                 # exp(-s^2 w^2) falls through 1/2 once on w > 0
+        for _ in range(200):
+            mid = (lo + hi) / 2
+            lo, hi = (mid, hi) if math.exp(-(s * mid) ** 2) > 0.5 else (lo, mid)
+        assert abs(float(cutoff.subs(sigma, s)) - lo) < 1e-12
 
 
 # --------------------------------------------------------------------------- properties

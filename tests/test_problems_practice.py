@@ -32,8 +32,9 @@ EXERCISES = {
     "practice-9": [""],               # residual output
     "practice-10": ["a", "b", "c", "d"],  # four checks
 }
-# Parts whose evidence includes a statistical test (a seeded sample): tested, not proved.
-TESTED = {("practice-10", "d")}
+# Parts that ask for an explanation (the checklist items): marked "explanation" whatever
+# checked facts support them; every other part is proved.
+EXPLAINED = {("practice-10", label) for label in "abcd"}
 
 
 def _files() -> dict[str, ProblemFile]:
@@ -65,8 +66,17 @@ def test_every_exercise_and_part_is_present() -> None:
 def test_every_part_is_checked_with_the_expected_status(solved) -> None:
     for pid, result in solved.items():
         for part in result.parts:
-            expected = "tested" if (pid, part.part.label) in TESTED else "proved"
+            expected = "explanation" if (pid, part.part.label) in EXPLAINED else "proved"
             assert part.status == expected, (pid, part.part.label, part.status, part.error)
+
+
+def test_explanation_parts_explain_and_still_check(solved) -> None:
+    from derive.book.model import Check, Explanation
+    for pid, label in EXPLAINED:
+        part = next(p for p in solved[pid].parts if p.part.label == label)
+        assert any(isinstance(b, Explanation) for b in part.blocks), (pid, label)
+        numeric = [b for b in part.blocks if isinstance(b, Check) and b.kind == "numeric"]
+        assert numeric and all(c.verdict.status.value in ("proved", "tested") for c in numeric)
 
 
 def test_every_part_has_an_answer_and_a_cross_check(solved) -> None:
@@ -163,7 +173,69 @@ def test_practice_10_answers(solved) -> None:
         seen = {s * i + u for i in seen for u in range(3)}
     assert _answers(result, "c")["receptive field"] == max(seen) - min(seen) + 1
     # the channel with bias -6 is the dead one
-    assert _answers(result, "d")["dead channels"] == (2,)
+    assert _answers(result, "d")["dead channel"] == 2
+
+
+def test_practice_10b_answer_is_the_size_rule(solved) -> None:
+    # the boxed answer is the rule the check uses: it must count the windows, dilation
+    # included, in every small configuration where the dilated window fits
+    rule = _answers(solved["practice-10"], "b")["H_out"]
+    names = {s.name: s for s in rule.free_symbols}
+    for n, k, p, s, d in itertools.product(range(1, 10), range(1, 4), range(0, 3),
+                                           range(1, 4), range(1, 3)):
+        if d * (k - 1) + 1 > n + 2 * p:
+            continue
+        value = rule.subs({names["H"]: n, names["K"]: k, names["P"]: p, names["S"]: s,
+                           names["D"]: d})
+        assert value == _count_windows(n, k, p, s, d), (n, k, p, s, d)
+
+
+def _part_blocks(result, label: str):
+    return next(p for p in result.parts if p.part.label == label).blocks
+
+
+def test_practice_10a_shows_its_input_and_the_shape_follows(solved) -> None:
+    from derive.book.model import Table, Text
+    from derive.render.markdown import render_problem
+
+    blocks = _part_blocks(solved["practice-10"], "a")
+    text = " ".join(b.text for b in blocks if isinstance(b, Text))
+    assert "stride 2 with padding 1" in text
+    shapes = {r[0]: r[1] for b in blocks if isinstance(b, Table) for r in b.rows
+              if all(isinstance(v, int) for v in r[1])}
+    n, c_in, h, w = shapes["input $x$"]
+    c_out, c_w, k, k2 = shapes["weight $w$"]
+    assert (c_w, k2) == (c_in, k)
+    size = len(range(0, h + 2 * 1 - k + 1, 2))          # window starts, stride 2, padding 1
+    assert _answers(solved["practice-10"], "a")["output shape"] == (n, c_out, size, size)
+    section = render_problem(solved["practice-10"]).split("## (b)")[0]
+    assert r"\left(8, 3, 32, 32\right)" in section and r"\left(16, 3, 3, 3\right)" in section
+
+
+def test_practice_10c_shows_its_network_and_it_reproduces_the_field(solved) -> None:
+    from derive.book.model import MatrixView, Text
+    from derive.render.markdown import render_problem
+
+    blocks = _part_blocks(solved["practice-10"], "c")
+    kernels = [np.asarray(b.matrix) for b in blocks if isinstance(b, MatrixView)]
+    text = " ".join(b.text for b in blocks if isinstance(b, Text))
+    assert "strides 1, 2, 1 and no padding" in text and len(kernels) == 3
+    strides = (1, 2, 1)
+
+    def first_unit(img):
+        for k, s in zip(kernels, strides):
+            n = (img.shape[0] - 3) // s + 1
+            img = np.array([[np.sum(k * img[s * i:s * i + 3, s * j:s * j + 3])
+                             for j in range(n)] for i in range(n)])
+        return img[0, 0]
+
+    side = 13
+    moved = [(i, j) for i in range(side) for j in range(side)
+             if first_unit(np.eye(1, side * side, i * side + j).reshape(side, side)) != 0]
+    rows = {i for i, _ in moved}
+    assert _answers(solved["practice-10"], "c")["receptive field"] == max(rows) - min(rows) + 1
+    section = render_problem(solved["practice-10"]).split("## (c)")[1].split("## (d)")[0]
+    assert all(f"w_{{{n}}} = \\begin{{bmatrix}}" in section for n in (1, 2, 3))
 
 
 # -- the brute force used inside practice-2 agrees with the definition, for many sizes --------
@@ -187,9 +259,9 @@ def _module(pid: str):
 
 def test_statements_restate_the_numbers() -> None:
     files = _files()
-    wanted = {"practice-2": ["32", "3", "1"], "practice-3": ["16", "32", "3x3"],
-              "practice-4": ["32x32", "64"], "practice-7": ["32", "64"],
-              "practice-8": ["4x4", "2x2"]}
+    wanted = {"practice-2": ["32", "3", "1"], "practice-3": ["16", "32", "3×3"],
+              "practice-4": ["32×32", "64"], "practice-7": ["32", "64"],
+              "practice-8": ["4×4", "2×2"]}
     for pid, numbers in wanted.items():
         statement = load(files[pid]).statement
         for number in numbers:
@@ -213,3 +285,70 @@ def test_figure_geometry_matches_enumeration() -> None:
     assert filled == expected
     assert list(itertools.islice(iter(fig.tikz.splitlines()), 1)) == [
         r"\begin{tikzpicture}[font=\footnotesize]"]
+
+
+# -- the page: author text in mathematics, inputs shown, the same with or without PyTorch -----
+
+def _author_texts(result) -> list[str]:
+    """Every piece of prose the problem file writes (statement, prompts, text, explanations,
+    the quantity of each check, table headers and cells, captions, units)."""
+    from derive.book.model import Check, Explanation, MatrixView, Table, Text
+    out = [result.problem.statement] + [p.part.prompt for p in result.parts]
+    for part in result.parts:
+        for b in part.blocks:
+            if isinstance(b, (Text, Explanation)):
+                out.append(b.text)
+            elif isinstance(b, Check):
+                out.append(b.why)
+            elif isinstance(b, Table):
+                out += [*b.headers, b.caption] + [c for r in b.rows for c in r
+                                                  if isinstance(c, str)]
+            elif isinstance(b, MatrixView):
+                out.append(b.caption)
+            elif isinstance(b, Answer):
+                out.append(b.unit)
+    return out
+
+
+def test_author_text_has_no_program_notation(solved) -> None:
+    import sys
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from leaks import leaks_in_prose
+
+    from derive.render.prose import split
+    for pid, result in solved.items():
+        for text in _author_texts(result):
+            prose = " ".join(piece for is_math, piece in split(text) if not is_math)
+            assert not leaks_in_prose(prose), (pid, text)
+
+
+def test_practice_5_windows_cover_the_patch(solved) -> None:
+    from derive.book.model import Table
+    patch = np.array([[1, 5], [2, 4]])
+    blocks = _part_blocks(solved["practice-5"], "a")
+    (table,) = [b for b in blocks if isinstance(b, Table)]
+    # one window, and its entries (row by row) are the whole patch
+    assert [tuple(r[-1]) for r in table.rows] == [tuple(patch.ravel())]
+
+
+def test_practice_8_patch_matrix_holds_the_windows(solved) -> None:
+    from derive.book.model import MatrixView
+    blocks = _part_blocks(solved["practice-8"], "")
+    (view,) = [b for b in blocks if isinstance(b, MatrixView) and b.name == "X_col"]
+    image = np.arange(16).reshape(4, 4)
+    x = sympy.IndexedBase("x")
+    numbers = view.matrix.xreplace({x[i, j]: int(image[i, j]) for i in range(4)
+                                    for j in range(4)})
+    windows = np.lib.stride_tricks.sliding_window_view(image, (2, 2)).reshape(9, 4).T
+    assert np.array_equal(np.array(numbers.tolist(), dtype=int), windows)
+
+
+def test_practice_pages_do_not_depend_on_pytorch(solved, monkeypatch) -> None:
+    import sys
+
+    from derive.render.markdown import render_problem
+    monkeypatch.setitem(sys.modules, "torch", None)    # "import torch" now fails
+    files = _files()
+    for pid in ("practice-1", "practice-4", "practice-7", "practice-10"):
+        without = solve(load(files[pid]))
+        assert render_problem(without) == render_problem(solved[pid]), pid

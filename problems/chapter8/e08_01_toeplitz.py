@@ -4,22 +4,14 @@ The output comes from the indexed-sum model (expanded at every output position a
 evaluated exactly), the matrix is read off the same model by :mod:`derive.conv.toeplitz`
 and its product with the symbolic input is checked entry by entry against the model; the
 free-parameter count comes from the symbolic matrix.  Independent cross-checks: a plain
-Python loop over window positions, ``numpy.correlate``, the matrix product in NumPy, and
-PyTorch's ``conv1d`` / ``Linear`` when PyTorch is installed.
+Python loop over window positions, NumPy's ``correlate``, the matrix product in NumPy, and
+PyTorch's ``conv1d`` / ``Linear`` where PyTorch is installed (the page is the same either way).
 """
 
 from derive.book import Part, Problem, Sheet
 
 X = (2, 1, 3, 0, 4, 2)
 W = (1, 0, -1)
-
-
-def _torch():
-    try:
-        import torch
-    except ImportError:  # PyTorch is optional
-        return None
-    return torch
 
 
 def _loop_correlate(x, w) -> list[int]:
@@ -53,14 +45,14 @@ def solve_a(sheet: Sheet) -> None:
     view = model.axis_view(0)
     sheet.text("The layer computes the deep-learning convolution, i.e. a cross-correlation "
                "(the kernel is not flipped). With stride 1 and no padding the model reads:")
-    sheet.derive(view.lhs, [(view.rhs, "definition; x_pad = x because there is no padding")])
+    sheet.derive(view.lhs, [(view.rhs, "definition; $x_pad == x$ because there is no padding")])
     sheet.text("The number of output positions is the number of window starts whose last tap "
                "stays inside the input:")
     sheet.derive("L_out", output_size_derivation(len(X), len(W)))
     length = model.output_shape[-1]
 
     expanded = [_plain_indices(model.expand((0, 0, i))) for i in range(length)]
-    sheet.table(["output", "window sum"], [(f"y[{i}]", e) for i, e in enumerate(expanded)],
+    sheet.table(["output", "window sum"], [(f"$y[{i}]$", e) for i, e in enumerate(expanded)],
                 caption="The model's sum expanded at every output position.")
     x, w = sympy.IndexedBase("x"), sympy.IndexedBase("w")
     values = {x[i]: sympy.Integer(v) for i, v in enumerate(X)}
@@ -70,18 +62,20 @@ def solve_a(sheet: Sheet) -> None:
     y = [int(v) for v in model.evaluate([[list(X)]], [[list(W)]])[0, 0]]
     sheet.derive("y", [(plugged, f"substitute x = {X} and w = {W}"),
                        (sympy.ImmutableMatrix([[v] for v in y]), "evaluate")])
-    sheet.numeric(y, _loop_correlate(X, W),
+    sheet.numeric(y, _loop_correlate(X, W), why="the output $y$",
                   method="plain Python loop over the window positions")
-    sheet.numeric(y, [int(v) for v in np.correlate(X, W, mode="valid")],
-                  method="numpy.correlate in 'valid' mode")
-    torch = _torch()
-    if torch is not None:
+    sheet.numeric(y, [int(v) for v in np.correlate(X, W, mode="valid")], why="the output $y$",
+                  method="NumPy's correlate in valid mode")
+
+    def by_torch(torch):
         out = torch.nn.functional.conv1d(torch.tensor([[list(X)]], dtype=torch.float64),
                                          torch.tensor([[list(W)]], dtype=torch.float64))
-        sheet.numeric(y, [int(round(float(v))) for v in out[0, 0]],
-                      method="torch.nn.functional.conv1d in float64 (PyTorch installed)")
-    sheet.text("With w = (1, 0, -1) each output is x[i] - x[i+2]: a difference of samples two "
-               "apart, i.e. a (non-flipped) derivative-like filter.")
+        return [int(round(float(v))) for v in out[0, 0]]
+
+    sheet.numeric_if_installed("torch", y, by_torch, method="PyTorch's conv1d in float64",
+                               why="the output $y$")
+    sheet.text("With $w$ = (1, 0, -1) each output is $x[i] - x[i + 2]$: a difference of "
+               "samples two apart, i.e. a (non-flipped) derivative-like filter.")
     sheet.answer("y", tuple(y))
     sheet.answer("output length", length)
 
@@ -135,7 +129,7 @@ def _sparsity_figure(matrix, name: str):
     tikz.append(r"\end{tikzpicture}")
     svg.append("</svg>")
     return Figure(tikz="\n".join(tikz), svg="\n".join(svg), name=name,
-                  caption=f"Sparsity pattern of the {rows} x {cols} convolution matrix: every "
+                  caption=f"Sparsity pattern of the {rows}×{cols} convolution matrix: every "
                           "row holds the same three taps, shifted one column to the right; "
                           "blank cells are structural zeros.")
 
@@ -149,8 +143,8 @@ def solve_b(sheet: Sheet) -> None:
     model = _model()
     taps = symbolic_kernel((len(W),))
     symbolic = conv_matrix(len(X), taps)
-    sheet.text("Read off the model, row i of the matrix holds the kernel starting at column i "
-               "(taps that would fall outside the input do not exist here, there is no "
+    sheet.text("Read off the model, row $i$ of the matrix holds the kernel starting at column "
+               "$i$ (taps that would fall outside the input do not exist here, there is no "
                "padding):")
     sheet.matrix("W_conv", symbolic, caption="the convolution matrix with symbolic taps")
     sheet.figure(_sparsity_figure(symbolic, "toeplitz-sparsity"))
@@ -159,24 +153,28 @@ def solve_b(sheet: Sheet) -> None:
     product = sympy.ImmutableMatrix(symbolic * x_vec)
     from_model = sympy.ImmutableMatrix([[_plain_indices(model.expand((0, 0, i)))]
                                         for i in range(model.output_shape[-1])])
-    sheet.claim(product, from_model,
-                why="W_conv times the symbolic input equals the model's window sums, entry by "
-                    "entry, for every kernel and input")
+    del product
+    # The product is shown as written (matrix times vector), not multiplied out: the check
+    # multiplies it and compares with the model's window sums, for every kernel and input.
+    sheet.claim(sympy.MatMul(symbolic, x_vec, evaluate=False), from_model,
+                why="$W_conv*x$ equals the model's window sums, entry by entry, for every "
+                    "kernel and input")
     numeric = conv_matrix(len(X), list(W))
     sheet.matrix("W_conv", sympy.Matrix(numeric.astype(int)),
-                 caption=f"the same matrix with w = {W}")
+                 caption=f"the same matrix with $w$ = {W}")
     wx = [int(v) for v in numeric @ np.array(X)]
     y = [int(v) for v in model.evaluate([[list(X)]], [[list(W)]])[0, 0]]
-    sheet.numeric(wx, y, method="the output of part (a), from the model")
-    sheet.numeric(wx, _loop_correlate(X, W),
+    sheet.numeric(wx, y, why="$W_conv*x$", method="the output of part (a), from the model")
+    sheet.numeric(wx, _loop_correlate(X, W), why="$W_conv*x$",
                   method="plain Python loop over the window positions")
     dense = np.zeros((len(y), len(X)), dtype=int)     # independent build: one row per window
     for i in range(len(y)):
         dense[i, i:i + len(W)] = W
     sheet.numeric(sympy.Matrix(numeric.astype(int)), sympy.Matrix(dense),
-                  method="matrix built independently by placing the kernel at column i of "
-                         "row i (NumPy)")
-    sheet.answer("W_conv x", tuple(wx))
+                  why="the matrix $W_conv$ with numeric taps",
+                  method="matrix built independently by placing the kernel at column $i$ of "
+                         "row $i$ (NumPy)")
+    sheet.answer("matrix times input", tuple(wx))
 
 
 def solve_c(sheet: Sheet) -> None:
@@ -192,35 +190,35 @@ def solve_c(sheet: Sheet) -> None:
                "(local connectivity). A fully connected layer with the same input and output "
                "sizes has a free weight in every entry.")
     sheet.table(["layer", "matrix shape", "free weights"],
-                [("convolution", f"{rows} x {cols}", count.conv),
-                 ("fully connected", f"{rows} x {cols}", count.dense)],
+                [("convolution", f"{rows}×{cols}", count.conv),
+                 ("fully connected", f"{rows}×{cols}", count.dense)],
                 caption="Distinct symbols in the symbolic matrix versus a dense matrix of the "
                         "same shape (biases not counted).")
     rng = np.random.default_rng(8)
     random_kernel = rng.standard_normal(len(W))
     m = conv_matrix(len(X), list(random_kernel))
     distinct = len({round(float(v), 12) for v in m.ravel() if v != 0})
-    sheet.numeric(count.conv, distinct,
+    sheet.numeric(count.conv, distinct, why="free parameters of the convolution",
                   method="distinct non-zero values of the matrix built from a random kernel "
                          "(NumPy, seed 8)")
-    sheet.numeric(count.dense, int(np.zeros(m.shape).size),
+    sheet.numeric(count.dense, int(np.zeros(m.shape).size), why="fully connected weights",
                   method="number of entries of a NumPy weight array of the dense shape")
-    torch = _torch()
-    if torch is not None:
-        fc = torch.nn.Linear(cols, rows, bias=False)
-        sheet.numeric(count.dense, int(fc.weight.numel()),
-                      method="torch.nn.Linear(6, 4, bias=False).weight.numel() "
-                             "(PyTorch installed)")
-        conv = torch.nn.Conv1d(1, 1, len(W), bias=False)
-        sheet.numeric(count.conv, int(conv.weight.numel()),
-                      method="torch.nn.Conv1d(1, 1, 3, bias=False).weight.numel() "
-                             "(PyTorch installed)")
+    sheet.numeric_if_installed(
+        "torch", count.dense,
+        lambda torch: int(torch.nn.Linear(cols, rows, bias=False).weight.numel()),
+        method="number of weights of PyTorch's Linear layer from 6 inputs to 4 outputs, "
+               "without bias", why="fully connected weights")
+    sheet.numeric_if_installed(
+        "torch", count.conv,
+        lambda torch: int(torch.nn.Conv1d(1, 1, len(W), bias=False).weight.numel()),
+        method="number of weights of PyTorch's Conv1d layer (one channel in and out, "
+               "kernel 3, without bias)", why="free parameters of the convolution")
     with_bias_conv = conv_cost(1, 1, (1, len(W)), (1, rows), convention="mac").params
     with_bias_dense = dense_cost(cols, rows, convention="mac").params
     sheet.text(f"With a bias per output channel the counts become {with_bias_conv} "
                f"(convolution, one bias shared by all outputs) and {with_bias_dense} (dense "
                "layer, one bias per output).")
-    sheet.answer("free parameters of W_conv", count.conv)
+    sheet.answer("free parameters of the convolution matrix", count.conv)
     sheet.answer("fully connected weights (6 inputs, 4 outputs)", count.dense)
     sheet.answer("ratio dense / convolution", count.ratio)
 
@@ -228,13 +226,13 @@ def solve_c(sheet: Sheet) -> None:
 PROBLEM = Problem(
     id="8.1", set="chapter8", order=1, title="1D convolution as a Toeplitz matrix",
     source="Chapter 8, exercise 8.1",
-    statement=(f"The signal x = {X} is filtered with the kernel w = {W} (deep-learning "
+    statement=(f"The signal $x$ = {X} is filtered with the kernel $w$ = {W} (deep-learning "
                "convolution, i.e. cross-correlation), stride 1, no padding."),
     parts=(
         Part("a", "Work out the output by hand and give its length.", solve_a),
-        Part("b", "Write the Toeplitz matrix W_conv of this map and check that W_conv x "
+        Part("b", "Write the Toeplitz matrix $W_conv$ of this map and check that $W_conv*x$ "
                   "reproduces the output.", solve_b),
-        Part("c", "How many independent parameters does W_conv have, and how many weights "
+        Part("c", "How many independent parameters does $W_conv$ have, and how many weights "
                   "would a fully connected layer from 6 inputs to 4 outputs have?", solve_c),
     ),
 )

@@ -3,38 +3,28 @@
 The general count (weights ``C_out * C_in/groups * K^2`` plus ``C_out`` biases) comes from
 :func:`derive.conv.costs.conv_cost` with symbolic arguments and is evaluated at each layer's
 numbers.  Independent cross-checks: the number of entries of NumPy arrays with the weight
-and bias shapes PyTorch uses, and ``numel()`` of ``torch.nn.Conv2d`` when PyTorch is
-installed.
+and bias shapes PyTorch uses, and the parameter count of PyTorch's ``Conv2d`` where PyTorch
+is installed (the page is the same either way).
 """
 
-from derive.book import Part, Problem, Sheet
+from derive.book import Part, Problem, Sheet, written
 
 # label: (in channels, out channels, kernel, stride, padding, groups, description)
 LAYERS = {
-    "a": (3, 64, 7, 2, 3, 1, "a 7x7 stem convolution"),
-    "b": (64, 128, 3, 1, 1, 1, "a 3x3 convolution"),
-    "c": (256, 256, 3, 1, 1, 256, "a depthwise 3x3 convolution (groups = channels)"),
-    "d": (256, 512, 1, 1, 0, 1, "a pointwise (1x1) convolution"),
+    "a": (3, 64, 7, 2, 3, 1, "a 7×7 stem convolution"),
+    "b": (64, 128, 3, 1, 1, 1, "a 3×3 convolution"),
+    "c": (256, 256, 3, 1, 1, 256, "a depthwise 3×3 convolution (as many groups as channels)"),
+    "d": (256, 512, 1, 1, 0, 1, "a pointwise (1×1) convolution"),
 }
 
 
-def _torch():
-    try:
-        import torch
-    except ImportError:  # PyTorch is optional
-        return None
-    return torch
-
-
-def _call(c_in: int, c_out: int, k: int, s: int, p: int, g: int) -> str:
-    args = [str(c_in), str(c_out), f"kernel_size={k}"]
-    if s != 1:
-        args.append(f"stride={s}")
-    if p:
-        args.append(f"padding={p}")
+def _describe(c_in: int, c_out: int, k: int, s: int, p: int, g: int) -> str:
+    """The layer's PyTorch arguments in words."""
+    words = [f"PyTorch's Conv2d from {c_in} to {c_out} channels", f"kernel {k}×{k}",
+             f"stride {s}", f"padding {p}"]
     if g != 1:
-        args.append(f"groups={g}")
-    return "nn.Conv2d(" + ", ".join(args) + ")"
+        words.append(f"{g} groups")
+    return ", ".join(words)
 
 
 def _case(label: str):
@@ -54,41 +44,49 @@ def _case(label: str):
         with sympy.evaluate(False):
             split = sympy.Add(weights, C_out)
         if label == "a":
-            sheet.text("Each of the C_out filters has one K x K kernel per input channel of its "
-                       "group (C_in/G channels, G = 1 unless the layer is grouped), plus one "
-                       "bias; the stride and padding change the output size, not the "
-                       "parameters:")
+            sheet.text("Each of the $C_out$ filters has one $K$×$K$ kernel per input channel "
+                       "of its group ($C_in/G$ channels, with $G == 1$ unless the layer is "
+                       "grouped), plus one bias; the stride and padding change the output "
+                       "size, not the parameters:")
             sheet.derive("params", [(split, "weights plus one bias per filter"),
-                                    (general, "the engine's count "
-                                              "(derive.conv.costs.conv_cost)")])
+                                    (general, "factor out $C_out$ (the engine's count)")])
         elif g != 1:
-            sheet.text(f"With groups G = {g} each filter sees only C_in/G = {c_in // g} input "
-                       "channel(s), which divides the weight count by G (biases unchanged).")
+            channels = "channel" if c_in // g == 1 else "channels"
+            sheet.text(f"With $G == {g}$ groups each filter sees only $C_in/G == {c_in // g}$ "
+                       f"input {channels}, which divides the weight count by $G$ (biases "
+                       "unchanged).")
         count = conv_cost(c_in, c_out, k, 1, groups=g, convention="mac")
-        with sympy.evaluate(False):
-            plugged = split.xreplace({C_in: sympy.Integer(c_in), C_out: sympy.Integer(c_out),
-                                      K: sympy.Integer(k), G: sympy.Integer(g)})
-        sheet.derive("params", [(plugged, f"C_in = {c_in}, C_out = {c_out}, K = {k}, "
-                                          f"G = {g} in C_out*C_in*K^2/G + C_out"),
-                                (count.params, "evaluate")])
+        # The numbers as they enter the count (no groups: the factor 1/G is left out).
+        if g == 1:
+            plugged = written(f"{c_out}*{c_in}*{k}**2 + {c_out}")
+            where = (f"$C_in == {c_in}$, $C_out == {c_out}$, $K == {k}$ and $G == 1$ in "
+                     "the count")
+        else:
+            plugged = written(f"{c_out}*({c_in}/{g})*{k}**2 + {c_out}")
+            where = (f"$C_in == {c_in}$, $C_out == {c_out}$, $K == {k}$ and $G == {g}$ in "
+                     "the count")
+        sheet.derive("params", [(plugged, where), (count.params, "evaluate")])
         weight = np.zeros((c_out, c_in // g, k, k))
         bias = np.zeros(c_out)
-        sheet.numeric(count.params, int(weight.size + bias.size),
-                      method=f"entries of NumPy arrays shaped like PyTorch's weight "
-                             f"{weight.shape} and bias {bias.shape}")
-        torch = _torch()
-        if torch is not None:
-            layer = torch.nn.Conv2d(c_in, c_out, kernel_size=k, stride=s, padding=p, groups=g)
-            sheet.numeric(count.params, sum(int(t.numel()) for t in layer.parameters()),
-                          method="sum of numel() over the parameters of "
-                                 f"{_call(c_in, c_out, k, s, p, g)} (PyTorch installed)")
+        shape = "×".join(map(str, weight.shape))
+        sheet.numeric(count.params, int(weight.size + bias.size), why="learnable parameters",
+                      method=f"entries of NumPy arrays shaped like PyTorch's weight ({shape}) "
+                             f"and bias ({c_out} entries)")
+        sheet.numeric_if_installed(
+            "torch", count.params,
+            lambda torch: sum(int(t.numel()) for t in torch.nn.Conv2d(
+                c_in, c_out, kernel_size=k, stride=s, padding=p, groups=g).parameters()),
+            why="learnable parameters",
+            method="parameter count of PyTorch's Conv2d with the layer's arguments")
         sheet.table(["weights", "biases", "total"],
                     [(count.params - c_out, c_out, count.params)])
         if g != 1:
             dense = conv_cost(c_in, c_out, k, 1, convention="mac").params
+            ratio = sympy.Rational(dense, count.params)
+            shown = f"{float(ratio):g}" if (ratio * 10).is_integer else f"${ratio}$"
             sheet.text(f"Without groups the same layer would have {dense} parameters: the "
-                       f"depthwise layer has {sympy.Rational(dense, count.params)} times fewer, "
-                       "because each filter sees a single channel.")
+                       f"depthwise layer has {shown} times fewer, because each filter sees a "
+                       "single channel.")
         sheet.answer("learnable parameters", count.params)
 
     return solve
@@ -99,6 +97,6 @@ PROBLEM = Problem(
     source="Chapter 8, exercise 8.3",
     statement="Count the learnable parameters (weights and biases) of each of these PyTorch "
               "layers.",
-    parts=tuple(Part(label, f"{_call(c_in, c_out, k, s, p, g)}: {what}.", _case(label))
+    parts=tuple(Part(label, f"{_describe(c_in, c_out, k, s, p, g)}: {what}.", _case(label))
                 for label, (c_in, c_out, k, s, p, g, what) in LAYERS.items()),
 )

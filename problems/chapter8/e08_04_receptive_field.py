@@ -73,10 +73,10 @@ def _figures():
 
 
 PROMPTS = {
-    "a": "Three 3x3 convolutions, all with stride 1: receptive field of a unit after layer 3?",
+    "a": "Three 3×3 convolutions, all with stride 1: receptive field of a unit after layer 3?",
     "b": "The same stack with stride 2 in layers 1 and 2 (layer 3 keeps stride 1): receptive "
          "field after layer 3?",
-    "c": "Back to stride 1 everywhere, but with 2x2 max pooling (stride 2) after layers 1 and "
+    "c": "Back to stride 1 everywhere, but with 2×2 max pooling (stride 2) after layers 1 and "
          "2: receptive field after layer 3?",
 }
 
@@ -89,14 +89,14 @@ def _case(label: str):
 
         layers = _layers(label)
         if label == "a":
-            sheet.text("From the input towards the output, a layer with kernel k and stride s "
-                       "grows the field R by (k - 1) times the current jump J (the input "
-                       "distance between neighbouring units of the layer below) and "
-                       "multiplies the jump by s; the input starts at R = 1, J = 1. Pooling "
-                       "is a window like any other.")
+            sheet.text("From the input towards the output, a layer with kernel $k$ and stride "
+                       "$s$ grows the field $R$ by $(k - 1)*J$, where $J$ is the current jump "
+                       "(the input distance between neighbouring units of the layer below), "
+                       "and multiplies the jump by $s$; the input starts at $R == 1$, "
+                       "$J == 1$. Pooling is a window like any other.")
         rows = receptive_field_steps(layers)
-        sheet.table(["layer", "kernel", "stride", "R before", "J before", "R after",
-                     "J after"],
+        sheet.table(["layer", "kernel", "stride", "$R$ before", "$J$ before", "$R$ after",
+                     "$J$ after"],
                     [(r.name, r.kernel, r.stride, r.before.size, r.before.jump, r.after.size,
                       r.after.jump) for r in rows],
                     caption="The engine's recurrence, layer by layer.")
@@ -104,8 +104,8 @@ def _case(label: str):
         with sympy.evaluate(False):
             terms = [sympy.Mul(r.kernel - 1, r.before.jump) for r in rows]
             closed = sympy.Add(sympy.Integer(1), *terms)
-        sheet.derive("R", [(closed, "closed form: 1 + sum over layers of (k_l - 1) times the "
-                                    "product of the strides below layer l"),
+        sheet.derive("R", [(closed, "closed form: 1 plus, for every layer $l$, $k_l - 1$ "
+                                    "times the product of the strides below layer $l$"),
                            (field.size, "evaluate")])
         if label == "a":
             from derive.conv.receptive import repeated_receptive_field
@@ -114,33 +114,37 @@ def _case(label: str):
             L, = syms("L")
             l = sympy.Symbol("l", integer=True, positive=True)
             general = repeated_receptive_field(L, 3)
-            sheet.text("For L identical 3x3 layers at stride 1 every layer adds 2:")
+            sheet.text("For $L$ identical 3×3 layers at stride 1 every layer adds 2:")
             sheet.derive("R_L", [(1 + sympy.Sum(2, (l, 1, L)), "one unit plus 2 per layer"),
                                  (general.size, "the sum has L equal terms")])
         seen = _walk_back(layers)
-        sheet.numeric(field.size, max(seen) - min(seen) + 1,
+        sheet.numeric(field.size, max(seen) - min(seen) + 1, why="receptive field $R$",
                       method="brute force: walk back from one output unit and collect the "
                              "input positions it reads")
-        sheet.numeric(field.size, len(seen),
+        sheet.numeric(field.size, len(seen), why="receptive field $R$",
                       method="the collected positions form one contiguous block (their count)")
         length = field.size + 2 * field.jump + 2
-        sheet.numeric(field.size, _perturbation_rows(layers, length),
-                      method=f"perturbation test: NumPy forward passes on a length-{length} "
-                             "input, counting the input rows whose change moves the output "
-                             "unit")
+        sheet.numeric(field.size, _perturbation_rows(layers, length), why="receptive field $R$",
+                      method=f"perturbation test: NumPy forward passes with all-ones kernels "
+                             f"on a length-{length} random input (uniform, NumPy's generator "
+                             "with seed 4), raising each input row by 1000 in turn and "
+                             "counting the rows that move the output unit")
         sheet.figure(_figures().receptive_growth(
             layers, name=f"growth-{label}",
             caption="Receptive-field growth: the filled units are those the first unit of "
-                    "layer 3 depends on; R is the field and J the jump after each layer."))
+                    "layer 3 depends on; $R$ is the field and $J$ the jump after each "
+                    "layer."))
         if label == "b":
-            sheet.text("Striding early multiplies the jump, so every later 3x3 layer adds "
-                       f"2 x {rows[-1].before.jump} positions instead of 2.")
+            sheet.text("Striding early multiplies the jump, so every later 3×3 layer adds "
+                       f"$2*{rows[-1].before.jump}$ positions instead of 2.")
         if label == "c":
-            sheet.text("Each pooling layer adds (2 - 1) times the current jump and doubles the "
-                       "jump, so the last 3x3 layer adds 2 x 4 = 8 positions. (This is the "
+            sheet.text("Each pooling layer adds $2 - 1$ times the current jump and doubles "
+                       f"the jump, so the last 3×3 layer adds "
+                       f"$2*{rows[-1].before.jump} == {2 * rows[-1].before.jump}$ positions. "
+                       "(This is the "
                        "theoretical field; the 'effective' field actually used by a trained "
                        "network is usually smaller and concentrated near the centre.)")
-        sheet.answer("receptive field", f"{field.size} x {field.size}")
+        sheet.answer("receptive field", f"{field.size}×{field.size}")
 
     return solve
 
@@ -148,7 +152,7 @@ def _case(label: str):
 PROBLEM = Problem(
     id="8.4", set="chapter8", order=4, title="Receptive fields of small stacks",
     source="Chapter 8, exercise 8.4",
-    statement="A network stacks three convolutional layers with 3x3 kernels (no padding "
+    statement="A network stacks three convolutional layers with 3×3 kernels (no padding "
               "needed for the question: padding shifts the field, it does not change its "
               "size). Find the receptive field of one unit of the third layer's output.",
     parts=tuple(Part(label, PROMPTS[label], _case(label)) for label in ("a", "b", "c")),

@@ -3,23 +3,16 @@
 The block is taken from the engine's ResNet-50 spec (:mod:`derive.arch.catalog`, the
 torchvision layout): block ``layer2.1`` maps 512 channels to 512 through a 128-channel
 bottleneck.  The diagram is drawn from that spec; the parameter counts come from
-:func:`derive.conv.costs.conv_cost` and the compression factor from the cost theorem
-:func:`derive.conv.costs.bottleneck_vs_basic` (every step checked).  Cross-checks: entries of
-NumPy arrays with the weight shapes, and ``numel()`` of ``torch.nn.Conv2d`` when PyTorch is
-installed.
+:func:`derive.conv.costs.conv_cost` and the compression factor is derived from the weight
+counts of the two blocks with ``C = 4m`` (every step checked, the result equal to the cost
+theorem :func:`derive.conv.costs.bottleneck_vs_basic`).  Cross-checks: entries of NumPy
+arrays with the weight shapes, and the weight counts of PyTorch's ``Conv2d`` where PyTorch is
+installed (the page is the same either way).
 """
 
-from derive.book import Part, Problem, Sheet
+from derive.book import EXPLANATION, Part, Problem, Sheet, written
 
 BLOCK = "layer2.1"     # the ResNet-50 block whose input and output have 512 channels
-
-
-def _torch():
-    try:
-        import torch
-    except ImportError:  # PyTorch is optional
-        return None
-    return torch
 
 
 def _block():
@@ -119,27 +112,30 @@ def _figure(main):
             f'<text x="{cx}" y="{y_add + 94}" text-anchor="middle">output, {out_channels} '
             'channels</text>', "</svg>"]
     return Figure(tikz="\n".join(tikz), svg="\n".join(svg), name="bottleneck-block",
-                  caption=f"The bottleneck block ({BLOCK} of the ResNet-50 spec): 1x1 "
-                          "reduction, 3x3 convolution at the bottleneck width, 1x1 "
+                  caption=f"The bottleneck block ({BLOCK} of the ResNet-50 spec): 1×1 "
+                          "reduction, 3×3 convolution at the bottleneck width, 1×1 "
                           "expansion, identity shortcut added before the last ReLU.")
 
 
 def solve_a(sheet: Sheet) -> None:
     main = _block()
     convs = _convs(main)
-    sheet.text(f"In ResNet-50 the blocks that read and write {convs[0].in_channels} channels "
-               f"(stage 2, e.g. block {BLOCK}) squeeze to a width of {convs[1].in_channels} "
-               "= C/4, apply the 3x3 convolution there, and expand back to C; batch norm "
-               "follows every convolution and the shortcut is the identity.")
+    sheet.text(f"In ResNet-50 the blocks that read and write $C == {convs[0].in_channels}$ "
+               f"channels (stage 2, e.g. block {BLOCK}) squeeze to a width of "
+               f"$C/4 == {convs[1].in_channels}$, apply the 3×3 convolution there, and expand "
+               "back to $C$; batch norm follows every convolution and the shortcut is the "
+               "identity.")
     sheet.figure(_figure(main))
     sheet.table(["layer", "kernel", "in", "out"],
-                [(c.name, f"{c.kernel}x{c.kernel}", c.in_channels, c.out_channels)
+                [(c.name, f"{c.kernel}×{c.kernel}", c.in_channels, c.out_channels)
                  for c in convs], caption="The three convolutions of the block (spec data).")
-    sheet.numeric(convs[0].in_channels, convs[-1].out_channels,
-                  method="channel bookkeeping: the last 1x1 restores the block's input width, "
-                         "so the identity shortcut can be added")
-    sheet.numeric(convs[0].in_channels, 4 * convs[1].in_channels,
-                  method="the bottleneck width is C/4 (expansion 4)")
+    sheet.numeric(convs[-1].out_channels, convs[0].in_channels,
+                  why="channels out of the last 1×1 convolution",
+                  method="the block's input width (equal, so the identity shortcut can be "
+                         "added)")
+    sheet.numeric(convs[1].in_channels, convs[0].in_channels // 4,
+                  why="bottleneck width",
+                  method="the ResNet design rule: a quarter of the block's width, $C/4$")
     sheet.answer("channels in, bottleneck, bottleneck, out",
                  ", ".join(str(c.in_channels) for c in convs) + f", {convs[-1].out_channels}")
 
@@ -149,15 +145,16 @@ def _check_counts(sheet: Sheet, shapes: list[tuple[int, int, int]], total: int,
     import numpy as np
 
     entries = sum(np.zeros((c_out, c_in, k, k)).size for c_in, c_out, k in shapes)
-    sheet.numeric(total, int(entries),
+    sheet.numeric(total, int(entries), why=f"{label} parameters",
                   method=f"entries of NumPy weight arrays of the {label}'s shapes "
-                         + ", ".join(f"({o}, {i}, {k}, {k})" for i, o, k in shapes))
-    torch = _torch()
-    if torch is not None:
-        count = sum(int(torch.nn.Conv2d(i, o, k, bias=False, device="meta").weight.numel())
-                    for i, o, k in shapes)
-        sheet.numeric(total, count, method="numel() of bias-free torch.nn.Conv2d layers "
-                                           "(PyTorch installed)")
+                         + ", ".join(f"{o}×{i}×{k}×{k}" for i, o, k in shapes))
+    sheet.numeric_if_installed(
+        "torch", total,
+        lambda torch: sum(int(torch.nn.Conv2d(i, o, k, bias=False,
+                                              device="meta").weight.numel())
+                          for i, o, k in shapes),
+        why=f"{label} parameters",
+        method="weight counts of PyTorch's Conv2d layers of these shapes, without bias")
 
 
 def solve_b(sheet: Sheet) -> None:
@@ -171,23 +168,24 @@ def solve_b(sheet: Sheet) -> None:
     m, = syms("m")
     sheet.text("Convolutions in ResNet carry no bias (batch norm supplies the shift) and the "
                "exercise ignores the batch-norm parameters, so only the weights count. With "
-               "C = 4m and bottleneck width m:")
+               "$C == 4*m$ and bottleneck width $m$:")
     symbolic = [conv_cost(4 * m if c is convs[0] else m, 4 * m if c is convs[-1] else m,
                           c.kernel, 1, bias=False, convention="mac").params for c in convs]
     total_m = sympy.expand(sum(symbolic))
     with sympy.evaluate(False):
         unsummed = sympy.Add(*symbolic)
-    sheet.derive("params", [(unsummed, "1x1: C*m, 3x3: 9 m^2, 1x1: m*C"),
-                            (total_m, "collect with C = 4m")])
+    sheet.derive("params", [(unsummed, "1×1: $C*m$, 3×3: $9*m**2$, 1×1: $m*C$, with "
+                                       "$C == 4*m$"),
+                            (total_m, "collect terms")])
     counts = [conv_cost(c.in_channels, c.out_channels, c.kernel, 1, bias=False,
                         convention="mac").params for c in convs]
     total = sum(counts)
     width = convs[1].in_channels
     with sympy.evaluate(False):
         plugged = total_m.xreplace({m: sympy.Integer(width)})
-    sheet.derive("params", [(plugged, f"m = {width}"), (total, "evaluate")])
-    sheet.table(["layer", "shape (out, in, k, k)", "weights"],
-                [(c.name, f"({c.out_channels}, {c.in_channels}, {c.kernel}, {c.kernel})", n)
+    sheet.derive("params", [(plugged, f"$m == {width}$"), (total, "evaluate")])
+    sheet.table(["layer", "weight shape (out, in, $k$, $k$)", "weights"],
+                [(c.name, f"{c.out_channels}×{c.in_channels}×{c.kernel}×{c.kernel}", n)
                  for c, n in zip(convs, counts)] + [("total", "", total)])
     _check_counts(sheet, [(c.in_channels, c.out_channels, c.kernel) for c in convs], total,
                   "bottleneck")
@@ -201,43 +199,57 @@ def solve_c(sheet: Sheet) -> None:
     import sympy
 
     from derive.conv.costs import bottleneck_vs_basic, conv_cost
+    from derive.symbols import syms
 
     convs = _convs(_block())
     c = convs[0].in_channels
     plain = 2 * conv_cost(c, c, 3, 1, bias=False, convention="mac").params
-    sheet.text(f"The plain residual block applies two 3x3 convolutions at {c} channels:")
+    sheet.text(f"The plain residual block applies two 3×3 convolutions at {c} channels:")
     with sympy.evaluate(False):
         product = sympy.Mul(2, 9, c, c)
-    sheet.derive("params", [(product, f"two 3x3 layers, {c} -> {c}"), (plain, "evaluate")])
+    sheet.derive("params", [(product, f"two 3×3 layers, {c} channels in and out"),
+                            (plain, "evaluate")])
     _check_counts(sheet, [(c, c, 3), (c, c, 3)], plain, "plain block")
-    theorem = bottleneck_vs_basic(expansion=c // convs[1].in_channels)
-    sheet.text("The ratio of the two blocks for any width, from the cost theorem (C = 4m):")
-    sheet.derive("bottleneck / plain", list(theorem.steps))
+    expansion = c // convs[1].in_channels
+    theorem = bottleneck_vs_basic(expansion=expansion)
+    m, = syms("m")
+    sheet.text(f"The ratio of the two blocks for any width, with $C == {expansion}*m$:")
+    sheet.derive("bottleneck / plain", [
+        (written(f"({expansion}*m**2 + 9*m**2 + {expansion}*m**2)/(2*9*({expansion}*m)**2)"),
+         f"bottleneck weights (1×1: $C*m == {expansion}*m**2$, 3×3: $9*m**2$, 1×1: "
+         f"$m*C == {expansion}*m**2$) over the plain block's two 3×3 layers ($9*C**2$ "
+         "each)"),
+        (sympy.Mul(sympy.expand(theorem.lhs.as_numer_denom()[0]),
+                   sympy.Pow(sympy.expand(theorem.lhs.as_numer_denom()[1]), -1,
+                             evaluate=False), evaluate=False),
+         "collect terms (the engine's cost model gives the same counts)"),
+        (theorem.rhs, "cancel $m**2$")])
     factor = 1 / theorem.rhs
     plain_w = sum(np.zeros((c, c, 3, 3)).size for _ in range(2))
     bottleneck_w = sum(np.zeros((x.out_channels, x.in_channels, x.kernel, x.kernel)).size
                        for x in convs)
     sheet.numeric(factor, sympy.Rational(int(plain_w), int(bottleneck_w)),
+                  why="compression factor",
                   method="entries of NumPy weight arrays of the two blocks' shapes, plain "
                          "over bottleneck, divided exactly")
-    sheet.text(f"So the bottleneck block uses {theorem.rhs} of the weights of the plain block "
-               f"(and, at equal resolution, of its multiply-adds): about {float(factor):.1f} "
-               "times fewer, which is what lets ResNet-50 be deeper than ResNet-34 at a "
-               "similar cost.")
+    sheet.text(f"So the bottleneck block uses ${theorem.rhs}$ of the weights of the plain "
+               f"block (and, at equal resolution, of its multiply-adds): about "
+               f"{float(factor):.1f} times fewer, which is what lets ResNet-50 be deeper than "
+               "ResNet-34 at a similar cost.")
     sheet.answer("plain block parameters", plain)
-    sheet.answer("compression factor", f"{factor} ~ {float(factor):.2f}")
+    sheet.answer("compression factor", factor)
 
 
 PROBLEM = Problem(
     id="8.6", set="chapter8", order=6, title="The bottleneck block",
     source="Chapter 8, exercise 8.6",
     statement="Take a ResNet-50 bottleneck block whose input and output feature maps have "
-              "C = 512 channels (bottleneck width 128).",
+              "$C == 512$ channels (bottleneck width 128).",
     parts=(
-        Part("a", "Draw the block: the 1x1, 3x3 and 1x1 convolutions with their channel "
-                  "counts, and the shortcut.", solve_a),
+        Part("a", "Draw the block: the 1×1, 3×3 and 1×1 convolutions with their channel "
+                  "counts, and the shortcut.", solve_a, scope=EXPLANATION),
         Part("b", "Count its parameters, leaving out batch norm.", solve_b),
-        Part("c", "Count the parameters of a plain residual block of two 3x3 convolutions at "
+        Part("c", "Count the parameters of a plain residual block of two 3×3 convolutions at "
                   "512 channels. By what factor does the bottleneck compress it?", solve_c),
     ),
 )

@@ -29,15 +29,15 @@ def solve_b(sheet: Sheet) -> None:
 
     sheet.text(f"What can be derived without training is how many different images the "
                f"geometric part of the augmentation produces from one training image. Pad the "
-               f"{IMAGE} x {IMAGE} image by {CROP_PADDING} pixels on each side (the customary "
-               f"choice; the exercise does not fix it) and cut out a {IMAGE} x {IMAGE} window: "
+               f"{IMAGE}×{IMAGE} image by {CROP_PADDING} pixels on each side (the customary "
+               f"choice; the exercise does not fix it) and cut out a {IMAGE}×{IMAGE} window: "
                "the window positions along one axis are exactly the output positions of a "
                "sliding window of width 32:")
     sheet.derive("crop offsets per axis",
                  output_size_derivation(IMAGE, IMAGE, CROP_PADDING, 1))
     per_axis = output_size(IMAGE, IMAGE, padding=CROP_PADDING)
     crops = per_axis ** 2
-    sheet.numeric(crops, _offsets(IMAGE, IMAGE, CROP_PADDING),
+    sheet.numeric(crops, _offsets(IMAGE, IMAGE, CROP_PADDING), why="distinct crops",
                   method="brute force: every top-left corner of the crop inside the padded "
                          "image, enumerated")
     variants = 2 * crops
@@ -46,7 +46,7 @@ def solve_b(sheet: Sheet) -> None:
                "sees exactly the same input twice, which is the mechanism behind the smaller "
                "train/validation gap the exercise asks to measure.")
     sheet.answer("distinct crops", crops)
-    sheet.answer("crops x flips", variants)
+    sheet.answer("crops and flips", variants)
 
 
 def solve_d(sheet: Sheet) -> None:

@@ -7,8 +7,10 @@ small NumPy demonstration with random linear maps W_l (entries N(0, sigma^2/n)),
 expected behaviour can be *derived*: one plain layer multiplies the expected squared gradient
 norm by sigma^2, one residual layer (I + W_l) by 1 + sigma^2 (derivations checked by the
 checker).  The backpropagated norms are computed with transposed products, cross-checked
-against explicit Jacobian products, central finite differences and, when PyTorch is
-installed, autograd; the figure is drawn from the computed norms.
+against explicit Jacobian products, central finite differences and, where PyTorch is
+installed, autograd (the page is the same either way); the figure is drawn from the
+computed norms.  Gradients are compared relative to their largest entry, since the plain
+stack's input gradient is tiny.
 """
 
 from functools import lru_cache
@@ -18,8 +20,8 @@ from derive.book import Part, Problem, Sheet
 WIDTH = 64            # n: size of the vectors h_l
 GAIN2 = "1/4"         # sigma^2 of the demonstration (a per-layer norm gain of 1/2; our choice)
 SEED = 14
-REASON = ("the exercise's measurement runs PyTorch networks of 20 and 50 convolution + "
-          "batch-norm layers on 64x32x32 maps (seconds per run, PyTorch required, numbers "
+REASON = ("the exercise's measurement runs PyTorch networks of 20 and 50 convolution and "
+          "batch-norm layers on 64×32×32 maps (seconds per run, PyTorch required, numbers "
           "that depend on the initialisation); the book gives a small NumPy demonstration "
           "with random linear maps instead, where the expected behaviour is derived")
 SAME = "as for part (a): the measurement itself is not run; the NumPy demonstration continues"
@@ -28,6 +30,18 @@ SAME = "as for part (a): the measurement itself is not run; the NumPy demonstrat
 def _sigma2():
     import sympy
     return sympy.Rational(GAIN2)
+
+
+def _sci(value: float, digits: int = 1) -> str:
+    """A number in scientific notation as inline maths: ``$8.7*10**(-7)$``."""
+    mantissa, exponent = f"{value:.{digits}e}".split("e")
+    return f"${mantissa}*10**({int(exponent)})$"
+
+
+def _gain_math() -> str:
+    """The demonstration's sigma^2 in the claim language."""
+    g = _sigma2()
+    return f"$sigma**2 == Rational({g.p}, {g.q})$"
 
 
 @lru_cache(maxsize=None)
@@ -82,17 +96,28 @@ def _derivations(sheet: Sheet) -> None:
     s2 = sigma ** 2
     n = sympy.Symbol("n", integer=True, positive=True)
     j = sympy.Symbol("j", integer=True, positive=True)
-    sheet.text("Let the entries of W be independent N(0, sigma^2/n) and G = |g|^2. Column j of "
-               "W^T g is sum_i W_ij g_i; its square has mean sum_i E[W_ij^2] g_i^2 = "
-               "(sigma^2/n) G because the cross terms have mean 0:")
-    sheet.derive("E|W^T g|^2", [(sympy.Sum(s2 / n * G, (j, 1, n)), "add the n columns"),
-                                (s2 * G, "n equal terms")], assume=["sigma > 0", "G > 0"])
-    sheet.derive("E|(I + W)^T g|^2", [
-        (G + 2 * 0 + s2 * G, "expand |g + W^T g|^2; the cross term 2 g.W^T g has mean 0"),
+    sheet.text("The demonstration: layers $h_l$ of width $n$, a plain layer multiplying by a "
+               "random matrix $W$, a residual layer by $I + W$, and a gradient $g$ arriving "
+               "from above, with squared norm $G$. Let the entries of $W$ be independent, "
+               "normal with mean 0 and variance $sigma**2/n$. Backpropagation multiplies $g$ "
+               "by the transpose of $W$: entry $j$ of the result is the sum over $i$ of "
+               "$W[i, j]*g[i]$, and its square has mean $sigma**2*G/n$ (the variance times "
+               "the sum of the $g[i]**2$), because the cross terms have mean 0:")
+    sheet.derive("expected squared norm, plain layer",
+                 [(sympy.Sum(s2 / n * G, (j, 1, n)), "add the $n$ entries"),
+                  (s2 * G, "$n$ equal terms")], assume=["sigma > 0", "G > 0"])
+    sheet.text("Through a residual layer the backpropagated vector is $g$ plus the same "
+               "product; its squared norm is $G$, plus twice their inner product (mean 0), "
+               "plus the term above:")
+    sheet.derive("expected squared norm, residual layer", [
+        (G + 2 * 0 + s2 * G, "expand the square; the cross term has mean 0"),
         ((1 + s2) * G, "collect")], assume=["sigma > 0", "G > 0"])
-    sheet.text("So through l layers the expected squared norm is multiplied by sigma^(2l) in "
-               "the plain stack and by (1 + sigma^2)^l in the residual stack. Here sigma^2 = "
-               f"{GAIN2}.")
+    sheet.text("So through $l$ layers the expected squared norm is multiplied by "
+               "$sigma**(2*l)$ in the plain stack and by $(1 + sigma**2)**l$ in the residual "
+               f"stack. Here {_gain_math()}, and the random matrices and the vector defining "
+               "the loss are drawn from NumPy's generator with seed "
+               f"{SEED} (the $W_l$ first, then the loss vector, standard normal entries "
+               "scaled to the variance above).")
 
 
 def _cross_checks(sheet: Sheet, depth: int) -> None:
@@ -100,6 +125,10 @@ def _cross_checks(sheet: Sheet, depth: int) -> None:
 
     from derive.numeric import directional_derivative
 
+    sheet.text(f"The input gradients of the {depth}-layer stacks, computed by backpropagation "
+               "(transposes, from the output down), are compared with independent "
+               "computations; each is divided by its largest entry, because the plain "
+               "stack's input gradient is tiny.")
     for residual in (False, True):
         name = "residual" if residual else "plain"
         maps, u = _maps(depth)
@@ -108,36 +137,35 @@ def _cross_checks(sheet: Sheet, depth: int) -> None:
             g = g + W.T @ g if residual else W.T @ g
         explicit = _input_gradient_explicit(depth, residual)
         scale = float(np.max(np.abs(explicit)))
-        sheet.numeric(float(np.max(np.abs(g - explicit))) / scale, 0.0, tol=1e-12,
-                      why=f"{name}: relative difference of the two input gradients",
-                      method=f"{name} stack, {depth} layers: backpropagation with transposes "
-                             "against u times the explicit Jacobian product (NumPy)")
+        sheet.numeric(g / scale, explicit / scale, tol=1e-12,
+                      why=f"{name} stack: input gradient over its largest entry",
+                      method="the loss vector times the explicit product of the layer "
+                             "Jacobians (NumPy)")
         rng = np.random.default_rng(SEED + 1)
         h0 = rng.standard_normal(WIDTH)
         directions = rng.standard_normal((3, WIDTH))
-        fd = [directional_derivative(_loss(depth, residual), h0, v, eps=1e-3)
-              for v in directions]
+        fd = np.array([directional_derivative(_loss(depth, residual), h0, v, eps=1e-3)
+                       for v in directions])
         norm = float(np.max(np.abs(directions @ g)))
-        sheet.numeric(float(np.max(np.abs(np.array(fd) - directions @ g))) / norm, 0.0,
-                      tol=1e-8, why=f"{name}: relative difference to finite differences",
-                      method=f"{name} stack, {depth} layers: central finite differences of the "
-                             "loss along 3 random directions (the network is linear, so they "
-                             "are exact up to rounding)")
-        try:
-            import torch
-        except ImportError:  # PyTorch is optional
-            torch = None
-        if torch is not None:
+        sheet.numeric(directions @ g / norm, fd / norm, tol=1e-8,
+                      why=f"{name} stack: derivatives along 3 random directions, over the "
+                          "largest",
+                      method="central finite differences of the loss (the network is linear, "
+                             "so they are exact up to rounding; NumPy, seed "
+                             f"{SEED + 1} for the point and the directions)")
+
+        def by_autograd(torch, maps=maps, u=u, h0=h0, residual=residual):
             h = torch.tensor(h0, requires_grad=True)
             out = h
             for W in maps:
                 Wt = torch.tensor(W)
                 out = out + Wt @ out if residual else Wt @ out
             (torch.tensor(u) @ out).backward()
-            sheet.numeric(float(np.max(np.abs(h.grad.numpy() - g))) / scale, 0.0, tol=1e-12,
-                          why=f"{name}: relative difference to autograd",
-                          method=f"{name} stack, {depth} layers: PyTorch autograd in float64 "
-                                 "(PyTorch installed)")
+            return h.grad.numpy() / scale
+
+        sheet.numeric_if_installed("torch", g / scale, by_autograd, tol=1e-12,
+                                   why=f"{name} stack: input gradient over its largest entry",
+                                   method="PyTorch's autograd in float64")
 
 
 def _table(sheet: Sheet, depth: int) -> None:
@@ -146,29 +174,36 @@ def _table(sheet: Sheet, depth: int) -> None:
     rows = []
     for l in sorted({0, 1, depth // 4, depth // 2, 3 * depth // 4, depth - 1, depth}):
         k = depth - l
-        rows.append((l, f"{plain[l]:.2e}", f"{plain[depth] * s2 ** (k / 2):.2e}",
-                     f"{res[l]:.2e}", f"{res[depth] * (1 + s2) ** (k / 2):.2e}"))
-    sheet.table(["l", "plain", "plain, expected", "residual", "residual, expected"], rows,
-                caption=f"Gradient norms |dL/dh_l|, {depth} layers, width {WIDTH}, sigma^2 = "
-                        f"{GAIN2} (NumPy seed {SEED}); 'expected' is |dL/dh_L| times "
-                        "sigma^(L-l) or (1 + sigma^2)^((L-l)/2).")
+        rows.append((l, _round(plain[l]), _round(plain[depth] * s2 ** (k / 2)),
+                     _round(res[l]), _round(res[depth] * (1 + s2) ** (k / 2))))
+    sheet.table(["layer $l$", "plain", "plain, expected", "residual", "residual, expected"],
+                rows,
+                caption=f"Norms of the gradient of the loss at layer $l$, {depth} layers of "
+                        f"width {WIDTH}, {_gain_math()}; 'expected' is the norm at the output "
+                        "layer $L$ times $sigma**(L - l)$ (plain) or "
+                        "$(1 + sigma**2)**((L - l)/2)$ (residual).")
+
+
+def _round(value: float) -> float:
+    """A norm for a table: three significant digits (a value, not a rounding residue)."""
+    return float(f"{value:.3g}")
 
 
 def solve_a(sheet: Sheet) -> None:
     _derivations(sheet)
     _cross_checks(sheet, 20)
     plain = _norms(20, False)
-    sheet.text(f"Plain stack, 20 layers: the input gradient is {plain[0] / plain[20]:.1e} "
-               "times the output gradient, close to the derived scale sigma^20 = "
-               f"{float(_sigma2()) ** 10:.1e}.")
+    sheet.text(f"Plain stack, 20 layers: the norm of the input gradient is "
+               f"{_sci(plain[0] / plain[20])} times that of the output gradient, close to the "
+               f"derived scale $sigma**20$ = {_sci(float(_sigma2()) ** 10)}.")
 
 
 def solve_b(sheet: Sheet) -> None:
     res = _norms(20, True)
-    sheet.text(f"Residual stack with the same maps, 20 layers: the input gradient is "
-               f"{res[0] / res[20]:.2f} times the output gradient (derived scale "
-               f"(1 + sigma^2)^10 = {(1 + float(_sigma2())) ** 10:.2f}); it does not vanish, "
-               "because the identity path carries g unchanged (exercise 8.13).")
+    sheet.text(f"Residual stack with the same maps, 20 layers: the norm of the input gradient "
+               f"is {res[0] / res[20]:.2f} times that of the output gradient (derived scale "
+               f"$(1 + sigma**2)**10$ = {(1 + float(_sigma2())) ** 10:.2f}); it does not "
+               "vanish, because the identity path carries $g$ unchanged (exercise 8.13).")
     _table(sheet, 20)
 
 
@@ -226,7 +261,8 @@ def _plot(depth: int):
     svg.append("</svg>")
     return Figure(tikz="\n".join(tikz), svg="\n".join(svg), name=f"gradient-norms-{depth}",
                   caption=f"Gradient norms per layer (log scale), {depth} random linear layers "
-                          f"of width {WIDTH}, sigma^2 = {GAIN2}: the plain stack's gradient "
+                          f"of width {WIDTH}, variance factor a quarter: the plain stack's "
+                          "gradient "
                           "decays geometrically towards the input (left), the residual "
                           "stack's does not.")
 
@@ -237,10 +273,10 @@ def solve_c(sheet: Sheet) -> None:
     sheet.figure(_plot(20))
     sheet.numeric(steps_down, 20, why="layers where the plain gradient is smaller below than "
                                       "above",
-                  method="comparing consecutive norms of the 20-layer plain stack")
+                  method="the number of layers: the plain norm falls at every one of them")
     sheet.text("In this demonstration the plain stack's gradient norm decreases at every layer "
                "towards the input; the residual stack's stays within a modest factor of the "
-               "output gradient (it even grows slowly, by sqrt(1 + sigma^2) per layer in "
+               "output gradient (it even grows slowly, by $sqrt(1 + sigma**2)$ per layer in "
                "expectation, because the branches add to the identity path). With batch "
                "norm, as in the exercise, the actual curves depend on the normalisation and "
                "the initialisation and must be measured.")
@@ -259,10 +295,10 @@ def solve_d(sheet: Sheet) -> None:
     s2 = float(_sigma2())
     per_layer = math.log(plain[0] / plain[depth]) / depth
     spread = 4 / math.sqrt(2 * WIDTH * depth)     # four standard errors of the mean
-    sheet.numeric(per_layer, math.log(s2) / 2, tol=round(spread, 3),
-                  why="measured mean log-decay per layer vs log(sigma)",
-                  method=f"log of the norm ratio over {depth} layers divided by the depth; "
-                         "tolerance four standard errors, 4/sqrt(2 n L)")
+    sheet.numeric(math.log(s2) / 2, per_layer, tol=round(spread, 3),
+                  why="mean log-decay of the plain gradient per layer, $log(sigma)$",
+                  method=f"the log of the measured norm ratio over {depth} layers, divided by "
+                         "the depth; tolerance four standard errors, $4/sqrt(2*n*L)$")
     eps = float(np.finfo(np.float32).eps)
     tiny = float(np.finfo(np.float32).tiny)
     l_eps = math.ceil(math.log(eps) / math.log(s2 ** 0.5))
@@ -270,14 +306,14 @@ def solve_d(sheet: Sheet) -> None:
     measured = next((depth - l for l in range(depth, -1, -1)
                      if plain[l] / plain[depth] < eps), None)
     sheet.text(f"'Numerically zero' needs a threshold. Relative to the output gradient, the "
-               f"plain gradient falls below float32's machine epsilon ({eps:.1e}) after about "
-               f"log(eps)/log(sigma) = {l_eps} layers (measured: {measured}); from there on it "
-               "is lost when added to anything of the output gradient's size. It would "
-               f"underflow to zero in float32 ({tiny:.1e}) only after about {l_tiny} layers, "
-               "beyond the 50 of the exercise. The residual stack never approaches either "
-               "threshold. For the exercise's batch-norm networks the depth has to be measured.")
-    sheet.answer("plain stack, below float32 epsilon after", f"about {l_eps} layers (sigma^2 "
-                                                             f"= {GAIN2})")
+               f"plain gradient falls below float32's machine epsilon $epsilon$ "
+               f"({_sci(eps)}) after about $log(epsilon)/log(sigma)$ = {l_eps} layers "
+               f"(measured: {measured}); from there on it is lost when added to anything of "
+               "the output gradient's size. It would underflow to zero in float32 (smallest "
+               f"normal number {_sci(tiny)}) only after about {l_tiny} layers, beyond the 50 "
+               "of the exercise. The residual stack never approaches either threshold. For "
+               "the exercise's batch-norm networks the depth has to be measured.")
+    sheet.answer("plain stack, below float32 epsilon after", l_eps, unit="layers")
 
 
 PROBLEM = Problem(
@@ -286,8 +322,9 @@ PROBLEM = Problem(
     statement="Measure how the gradient norm changes from layer to layer in deep networks "
               "with and without skip connections.",
     parts=(
-        Part("a", "Plain network: 20 layers of 3x3 convolution with batch norm; pass a random "
-                  "input and record |dL/dh_l| for every layer.", solve_a,
+        Part("a", "Plain network: 20 layers of 3×3 convolution with batch norm; pass a random "
+                  "input and record the norm of the loss gradient at every layer $h_l$.",
+             solve_a,
              scope="out-of-scope", reason=REASON),
         Part("b", "The same layers with skip connections (a residual network): the same "
                   "gradient norms.", solve_b, scope="out-of-scope", reason=SAME),

@@ -4,13 +4,13 @@ The two layouts are the engine's block forms (:data:`derive.conv.residual.BLOCK_
 compositions of named operations, evaluated here with NumPy and compared with a direct
 transcription of the two formulas.  The training runs of (b) and (c) are out of scope; what
 the engine can still say about the 56-layer network (its depth arithmetic, parameter count
-and number of residual paths) is derived.  Part (d) rests on the engine's shortcut analysis
-(:func:`derive.conv.residual.compare_activation`): the identity path survives a stack of
-pre-activation blocks (proved) and is cut by the ReLU after the sum in post-activation
-blocks (a counterexample, re-evaluated independently).
+and number of residual paths) is derived.  Part (d) is an explanation resting on the
+engine's shortcut analysis (:func:`derive.conv.residual.compare_activation`): the identity
+path survives a stack of pre-activation blocks and is cut by the ReLU after the sum in
+post-activation blocks (a counterexample, re-evaluated independently).
 """
 
-from derive.book import Part, Problem, Sheet
+from derive.book import EXPLANATION, Part, Problem, Sheet, written
 
 CHANNELS, SIDE, BATCH = 4, 6, 3
 DEPTH = 56
@@ -99,34 +99,31 @@ def solve_a(sheet: Sheet) -> None:
     rows = []
     for name in ("post-activation", "pre-activation"):
         form = BLOCK_FORMS[name]
-        rows.append((name, " -> ".join(names[o] for o in form.branch),
-                     " -> ".join(names[o] for o in form.after_add) or "(nothing)",
-                     " -> ".join(names[o] for o in form.shortcut_path) or "identity"))
-    sheet.table(["block", "branch F (in order)", "after the sum", "shortcut path"], rows,
-                caption="The engine's block forms: y = after(x + F(x)).")
+        rows.append((name, "→".join(names[o] for o in form.branch),
+                     "→".join(names[o] for o in form.after_add) or "nothing",
+                     "→".join(names[o] for o in form.shortcut_path) or "identity"))
+    sheet.table(["block", "branch, in order", "after the sum", "shortcut"], rows,
+                caption="The engine's block forms: the branch output is added to the input "
+                        "and the operations listed after the sum are applied to the result.")
     sheet.text("In the answers below the subscripts 1a and 1b name the first and second "
                "convolution and batch norm of the block.")
     h, k, p_, s_ = sym("H"), sym("K"), sym("P"), sym("S")
     with sympy.evaluate(False):
         at = output_size(h, k, p_, s_).xreplace({k: sympy.Integer(3), p_: sympy.Integer(1),
                                                  s_: sympy.Integer(1)})
-    sheet.derive("H_out", [(at, "output size of a 3x3 convolution, padding 1, stride 1"),
-                           (h, "the size is kept, so F(x) and x can be added")])
+    sheet.derive("H_out", [(at, "output size of a 3×3 convolution, padding 1, stride 1"),
+                           (h, "the size is kept, so the branch output and the input can "
+                               "be added")])
     p = _params()
     for name in ("post-activation", "pre-activation"):
         engine = _run_form(BLOCK_FORMS[name], p)
         sheet.numeric(engine, _direct(name, p), tol=1e-10,
-                      method=f"{name}: the engine's composition evaluated with NumPy vs the "
-                             f"formula written out directly (batch {BATCH}, {CHANNELS} channels, "
-                             f"{SIDE}x{SIDE}, batch-norm with batch statistics)")
+                      why=f"{name} block output (the engine's composition, run with NumPy)",
+                      method=f"the exercise's formula written out directly with NumPy (batch "
+                             f"of {BATCH}, {CHANNELS} channels, {SIDE}×{SIDE} maps, random "
+                             f"weights with seed 15, batch norm with batch statistics)")
     for name in ("post-activation", "pre-activation"):
         sheet.answer(name, BLOCK_FORMS[name].expression(x, 1))
-
-
-def _column(values):
-    """A long list as a column, so the book summarises it by its shape."""
-    import numpy as np
-    return np.asarray(values, dtype=object).reshape(-1, 1)
 
 
 def _expanded_by_length(blocks: int) -> list[int]:
@@ -198,29 +195,30 @@ def solve_b(sheet: Sheet) -> None:
     n = sympy.Symbol("n", integer=True, positive=True)
     blocks = sympy.solve(sympy.Eq(6 * n + 2, DEPTH), n)[0]
     sheet.text(f"What the engine can still derive. A CIFAR ResNet has a first convolution, "
-               f"three stages of n basic blocks (two 3x3 convolutions each) and a classifier, "
-               f"so 6n + 2 weighted layers; depth {DEPTH} gives n = {blocks}.")
-    sheet.claim(6 * blocks + 2, DEPTH, why="depth 6n + 2 at the solved n")
+               f"three stages of $n$ basic blocks (two 3×3 convolutions each) and a "
+               f"classifier, so $6*n + 2$ weighted layers. Depth {DEPTH}:")
+    sheet.derive("n", [(written(f"({DEPTH} - 2)/6"), f"solve $6*n + 2 == {DEPTH}$ for $n$"),
+                       (blocks, "blocks per stage")])
     s = summarize(_resnet_spec(int(blocks)), convention="mac")
     by_hand = sum(int(np.prod(shape)) for shape in _shapes_by_hand(int(blocks)))
-    sheet.numeric(s.params, by_hand, method="learnable tensors listed stage by stage and "
-                                             "their entries multiplied out")
-    try:
-        import torch
-    except ImportError:  # PyTorch is optional
-        torch = None
-    if torch is not None:
-        sheet.numeric(s.params, _torch_params(torch, int(blocks)),
-                      method="the same network built from torch.nn modules (PyTorch "
-                             "installed)")
+    sheet.numeric(s.params, by_hand, why="learnable parameters (the engine's summary)",
+                  method="the learnable tensors listed stage by stage and their entries "
+                         "multiplied out")
+    sheet.numeric_if_installed(
+        "torch", s.params, lambda torch: _torch_params(torch, int(blocks)),
+        why="learnable parameters (the engine's summary)",
+        method="the same network built from PyTorch modules")
     total = 3 * int(blocks)
     sheet.numeric(path_count(total), sum(_expanded_by_length(total)),
-                  method=f"terms of the product of the {total} block factors (1 + t), "
-                         "multiplied out one block at a time (numpy.convolve on integers)")
+                  why=f"paths through the {total} residual blocks (the engine's count)",
+                  method=f"the terms of the product of the {total} block factors $1 + t$, "
+                         f"multiplied out one block at a time (integer convolution with NumPy)")
     sheet.answer("blocks per stage", blocks)
-    sheet.answer("parameters (1x1 projection shortcuts where shapes change)", f"{s.params:,}")
-    sheet.answer("multiply-adds per 32 x 32 image", f"{s.flops:,}")
-    sheet.answer("paths through the residual blocks", f"2^{total} = {path_count(total):,}")
+    sheet.answer("parameters (1×1 projection shortcuts where shapes change)", f"{s.params:,}")
+    sheet.answer("multiply-adds per 32×32 image", f"{s.flops:,}")
+    sheet.answer("paths through the residual blocks", path_count(total))
+    sheet.text(f"That is $2**{total}$ paths: each block is either passed through its branch "
+               f"or skipped by its shortcut.")
     sheet.text("The pre-activation variant has the same convolutions; only the position of "
                "the batch norms changes (plus one final BN-ReLU), so the two runs compare "
                "networks of essentially the same size.")
@@ -248,83 +246,103 @@ def solve_c(sheet: Sheet) -> None:
     blocks = 3 * ((DEPTH - 2) // 6)
     counts = [path_count_by_length(blocks, k) for k in range(blocks + 1)]
     expanded = _expanded_by_length(blocks)
-    sheet.numeric(_column(counts), _column(expanded),
-                  method=f"coefficients of (1 + t)^{blocks}, multiplied out one block at a "
-                         "time (numpy.convolve on integers): the terms with k branch "
-                         "Jacobians")
+    sheet.numeric(counts, expanded,
+                  why=f"paths with $k$ branch Jacobians, for $0 <= k <= {blocks}$ (the "
+                      f"engine's binomial counts)",
+                  method=f"the coefficients of $(1 + t)**{blocks}$, multiplied out one block "
+                         f"at a time (integer convolution with NumPy)")
     sheet.numeric(path_count(blocks), sum(expanded),
+                  why="all paths (the engine's count)",
                   method="all terms of the same expansion")
     short = sum(counts[: blocks // 3 + 1])
+    sheet.table(["branches taken", "paths"],
+                [(k, counts[k]) for k in (0, 1, 2, 3, blocks // 2, blocks // 2 + 1,
+                                          blocks - 1, blocks)],
+                caption=f"A few of the {blocks + 1} path counts $binomial({blocks}, k)$.")
     sheet.text(f"Not a training result, but what the engine derives about the network both "
-               f"runs train: of the 2^{blocks} paths through its {blocks} residual blocks, "
-               f"the lengths follow binomial({blocks}, k); only {short / 2 ** blocks:.2%} "
-               f"use at most {blocks // 3} branches.")
+               f"runs train: of the $2**{blocks}$ paths through its {blocks} residual blocks, "
+               f"the number that take $k$ branches is $binomial({blocks}, k)$; only "
+               f"{short / 2 ** blocks:.2%} take at most {blocks // 3} branches.")
     sheet.explain("Which variant converges faster is an empirical question about the two "
                   "training runs. Part (d) gives the structural reason to expect the "
                   "pre-activation network to train more easily at this depth.",
-                  rests_on=["derive.conv.residual.path_count_by_length"])
+                  rests_on=["the path counts above"])
 
 
 # --------------------------------------------------------------------------- (d) shortcut
+def _with_identity(expr):
+    """An engine Jacobian with its identity term written I (the engine writes 1)."""
+    import sympy
+    eye = sympy.Symbol("I", commutative=False)
+    return sympy.Add(*[eye if t == 1 else t for t in sympy.Add.make_args(expr)])
+
+
 def solve_d(sheet: Sheet) -> None:
     from derive.conv.residual import compare_activation
 
     n = 3
     pre = compare_activation("pre-activation", n)
     post = compare_activation("post-activation", n)
-    reals = [f"{s.name} real" for s in sorted(pre.claim[0].free_symbols | pre.claim[1]
-                                               .free_symbols, key=lambda s: s.name)]
-    sheet.text(f"Follow one coordinate through {n} blocks, writing f_l for the output of the "
-               f"l-th residual branch. Pre-activation: h_l = h_(l-1) + f_l, nothing after "
-               f"the sum. Post-activation: h_l = ReLU(h_(l-1) + f_l).")
-    sheet.claim(pre.claim[0], pre.claim[1], assume=reals,
-                why="pre-activation: the input reaches the output unchanged, plus the branch "
-                    "outputs")
-    sheet.table(["stack", f"h_{n}"], [("pre-activation", pre.claim[0]),
-                                       ("post-activation", post.claim[0])],
-                caption=f"{n} blocks composed on one coordinate (engine's block forms).")
-    sheet.text(f"The post-activation value is not h_0 + f_1 + ... + f_{n} in general. The "
-               f"engine's counterexample:")
+    sheet.text(f"Follow one coordinate through {n} blocks, writing $f[l]$ for the output of "
+               f"the $l$-th residual branch. Pre-activation: $h[l] == h[l - 1] + f[l]$, "
+               f"nothing after the sum. Post-activation: $h[l] == Max(0, h[l - 1] + f[l])$, a "
+               f"ReLU after the sum.")
+    sheet.table(["stack", f"output of {n} blocks"], [("pre-activation", pre.claim[0]),
+                                                    ("post-activation", post.claim[0])],
+                caption=f"{n} blocks composed on one coordinate (the engine's block forms), "
+                        f"starting from $h_0$.")
     point = post.zero_branch["input"]
+    at = ", ".join(f"${name} == {value}$" for name, value in point.items())
+    sheet.text(f"The pre-activation output is the input plus the branch outputs, whatever "
+               f"they are. The post-activation output is not: the engine's search finds "
+               f"{at}, where the branches output nothing.")
     value = point["h_0"]
     for l in range(1, n + 1):
         value = max(0, value + point[f"f_{l}"])
     sheet.numeric(post.zero_branch["stack"], value,
-                  method=f"the post-activation stack re-evaluated in plain Python at "
-                         f"{dict(point)}")
+                  why="post-activation output at that point (the engine's stack)",
+                  method="the post-activation stack re-evaluated in plain Python")
     sheet.numeric(post.zero_branch["identity_sum"], sum(point.values()),
-                  method="h_0 + f_1 + ... + f_n at the same point")
+                  why="input plus branch outputs at that point (the engine's value)",
+                  method="the sum of the four values, in plain Python")
     sheet.text(f"With branches that output zero, the pre-activation stack returns its input "
                f"{point['h_0']}, the post-activation stack returns "
                f"{post.zero_branch['stack']}: the ReLU on the sum cut the identity path.")
-    sheet.table(["block", "operations on the shortcut path", "dh_n/dh_0 (expanded)",
+    sheet.table(["block", "operations on the shortcut path", "Jacobian of the stack, expanded",
                  "term without any branch Jacobian"],
-                [("pre-activation", "none", pre.jacobian, pre.identity_term),
+                [("pre-activation", "none", _with_identity(pre.jacobian),
+                  _with_identity(pre.identity_term)),
                  ("post-activation", "ReLU after each sum", post.jacobian, post.identity_term)],
-                caption=f"The engine's product of block Jacobians for {n} blocks; J_l is the "
-                        f"branch Jacobian, D_l the 0/1 mask of the ReLU after the l-th sum.")
+                caption=f"The engine's product of the {n} block Jacobians, from the input "
+                        f"$h_0$ to the output $h_{n}$: $J_l$ is the Jacobian of the $l$-th "
+                        f"branch, $D_l$ the diagonal 0/1 mask of the ReLU after the $l$-th "
+                        f"sum, $I$ the identity matrix.")
     sheet.explain(
-        "In the pre-activation block the shortcut carries h_(l-1) to the next block untouched, "
-        "so h_L = h_l + sum of the branch outputs for any l < L and the gradient "
-        "dL/dh_l contains dL/dh_L itself (the identity term 1 of the Jacobian product): "
-        "a signal reaches every layer directly, whatever the depth and the weights. In the "
+        "In the pre-activation block the shortcut carries the input of every block to the "
+        "next one untouched, so the output of a deep stack is the input of any earlier block "
+        "plus a sum of branch outputs, and the gradient reaching that block contains the "
+        "gradient at the output unchanged (the identity term $I$ of the Jacobian product): a "
+        "signal reaches every layer directly, whatever the depth and the weights. In the "
         "post-activation block every sum is followed by a ReLU, so the shortcut term is the "
-        "product D_L ... D_1 of ReLU masks: wherever a unit is inactive in any of the blocks "
-        "the direct path is zero, and the deeper the network the more of it is cut. Batch "
-        "norm placed on the branch only (pre-activation) also normalises every branch input "
-        "while leaving the shortcut alone. This is why the pre-activation variant trains "
-        "better at large depth.",
-        rests_on=["derive.conv.residual.compare_activation", "pre-activation claim above",
-                  "post-activation counterexample above"])
-    sheet.answer("shortcut term of dh_n/dh_0, pre-activation", pre.identity_term)
-    sheet.answer("shortcut term of dh_n/dh_0, post-activation", post.identity_term)
+        "product $D_3*D_2*D_1$ of ReLU masks (one mask per block in a deeper stack): wherever "
+        "a unit is inactive in any of the blocks the direct path is zero, and the deeper the "
+        "network the more of it is cut. Batch norm placed on the branch only "
+        "(pre-activation) also normalises every branch input while leaving the shortcut "
+        "alone. This is why the pre-activation variant trains better at large depth.",
+        rests_on=["the engine's block forms and Jacobian products",
+                  "the post-activation counterexample above"])
+    sheet.answer("shortcut term of the Jacobian, pre-activation",
+                 _with_identity(pre.identity_term))
+    sheet.answer("shortcut term of the Jacobian, post-activation", post.identity_term)
 
 
 PROBLEM = Problem(
     id="8.15", set="chapter8", order=15, title="Pre- and post-activation residual blocks",
     source="Chapter 8, exercise 8.15",
-    statement=("Two residual block layouts: post-activation, y = ReLU(BN(Conv(ReLU(BN(Conv(x)))))"
-               " + x), and pre-activation, y = Conv(ReLU(BN(Conv(ReLU(BN(x)))))) + x."),
+    statement=("Two residual block layouts. Post-activation: convolution, batch norm, ReLU, "
+               "convolution and batch norm on the branch; the input is added and a ReLU "
+               "applied to the sum. Pre-activation: batch norm, ReLU, convolution, batch norm, "
+               "ReLU and convolution on the branch; the input is added and nothing follows."),
     parts=(
         Part("a", "Write both blocks.", solve_a),
         Part("b", "Train a 56-layer ResNet of each kind on CIFAR-10 for 100 epochs.", solve_b,
@@ -335,6 +353,6 @@ PROBLEM = Problem(
              solve_c, scope="out-of-scope",
              reason="the answer is a measurement on the training runs of (b)"),
         Part("d", "Explain from the shortcut path why pre-activation helps very deep networks.",
-             solve_d),
+             solve_d, scope=EXPLANATION),
     ),
 )

@@ -6,7 +6,8 @@ filter bank (:func:`derive.conv.shapes.output_size`), the parameter counts of th
 of the bag-of-words baseline and of the single-kernel models (:mod:`derive.conv.costs`,
 text treated as a 1 x L image with E channels), and the n-gram width each filter sees
 (:func:`derive.conv.receptive.receptive_field`).  Counts are cross-checked by allocating
-the weight tensors with NumPy, and with PyTorch modules when installed.
+the weight tensors with NumPy, and with PyTorch modules where PyTorch is installed (the page
+reads the same either way); the n-gram width by perturbing one token at a time.
 
 Assumptions stated here (the exercise does not fix them): embedding dimension E = 128,
 vocabulary V = 20,000 entries, two classes, one bias per filter and per output.
@@ -46,11 +47,7 @@ def _entries(kernels, filters, v=VOCAB, e=EMBED, classes=CLASSES) -> int:
     return int(sum(np.zeros(s, dtype=np.int8).size for s in shapes))
 
 
-def _torch_count(kernels, filters, v=VOCAB, e=EMBED, classes=CLASSES):
-    try:
-        import torch
-    except ImportError:  # PyTorch is optional
-        return None
+def _torch_count(torch, kernels, filters, v=VOCAB, e=EMBED, classes=CLASSES):
     nn = torch.nn
     modules = [nn.Embedding(v, e)] + [nn.Conv1d(e, filters, k) for k in kernels]
     modules.append(nn.Linear(len(kernels) * filters, classes))
@@ -59,14 +56,15 @@ def _torch_count(kernels, filters, v=VOCAB, e=EMBED, classes=CLASSES):
 
 def solve_a(sheet: Sheet) -> None:
     sheet.text(f"What can be derived without the data: each review becomes {LENGTH} token ids "
-               f"(padded or truncated), looked up in an embedding table of V = {VOCAB:,} rows "
-               f"and E = {EMBED} columns (E is our choice), giving an E x {LENGTH} input.")
+               f"(padded or truncated), looked up in an embedding table of $V == {VOCAB}$ rows "
+               f"and $E == {EMBED}$ columns ($E$ is our choice), giving an $E$ × {LENGTH} input.")
     table = _embedding_params(VOCAB, EMBED)
     import numpy as np
     sheet.numeric(table, np.zeros((VOCAB, EMBED), dtype=np.int8).size,
-                  method="entries of a V x E table allocated with NumPy")
+                  why="embedding parameters (the engine's dense-layer count)",
+                  method="the entries of a $V$ × $E$ table allocated with NumPy")
     sheet.answer("embedding parameters", f"{table:,}")
-    sheet.answer("input per review", f"{EMBED} x {LENGTH} = {EMBED * LENGTH:,} values")
+    sheet.answer("input per review", f"{EMBED} × {LENGTH} = {EMBED * LENGTH:,} values")
 
 
 def solve_b(sheet: Sheet) -> None:
@@ -79,26 +77,27 @@ def solve_b(sheet: Sheet) -> None:
     for k in KERNELS:
         cost, out = _bank(EMBED, FILTERS, k, LENGTH)
         brute = sum(1 for start in range(LENGTH) if start + k <= LENGTH)
-        sheet.numeric(out, brute, method=f"k = {k}: window positions enumerated")
+        sheet.numeric(out, brute, why=f"output length for $k == {k}$ (the output-size rule)",
+                      method="the window positions enumerated")
         rows.append((k, out, cost.params, cost.flops))
     sheet.table(["kernel k", "output length", "parameters", "multiply-adds"], rows,
-                caption=f"Each bank: {FILTERS} filters over E = {EMBED} channels, no padding; "
+                caption=f"Each bank: {FILTERS} filters over $E == {EMBED}$ channels, no padding; "
                         f"max pooling over time then keeps one value per filter.")
     e, f, v = syms("E F V")
     parts = ([_embedding_params(v, e)] + [_bank(e, f, k, LENGTH)[0].params for k in KERNELS]
              + [dense_cost(len(KERNELS) * f, CLASSES, convention="mac").params])
     sheet.derive("TextCNN parameters", [
         (sympy.Add(*parts, evaluate=False),
-         "embedding V E, one bank F(E k + 1) per kernel size k = 2, 3, 4, 5, and the dense "
-         "classifier from 4F features to 2 classes (engine costs)"),
+         "the embedding $V*E$, one bank $F*(E*k + 1)$ for each kernel size $k$ (2, 3, 4 and "
+         "5), and the dense classifier from $4*F$ features to 2 classes (engine costs)"),
         (sympy.expand(sympy.Add(*parts)), "collect terms: 2 + 3 + 4 + 5 = 14")])
     total = _textcnn(KERNELS, FILTERS)
-    sheet.numeric(total, _entries(KERNELS, FILTERS),
-                  method="entries of every weight and bias tensor, allocated with NumPy")
-    count = _torch_count(KERNELS, FILTERS)
-    if count is not None:
-        sheet.numeric(total, count, method="nn.Embedding + nn.Conv1d banks + nn.Linear "
-                                           "(PyTorch installed)")
+    sheet.numeric(total, _entries(KERNELS, FILTERS), why="TextCNN parameters (engine costs)",
+                  method="the entries of every weight and bias tensor, allocated with NumPy")
+    sheet.numeric_if_installed("torch", total, lambda torch: _torch_count(torch, KERNELS,
+                                                                          FILTERS),
+                               why="TextCNN parameters (engine costs)",
+                               method="PyTorch's embedding, 1D convolution and linear modules")
     outside = total - _embedding_params(VOCAB, EMBED)
     sheet.answer("TextCNN parameters", f"{total:,} (of which {outside:,} outside the embedding)")
 
@@ -110,13 +109,32 @@ def solve_c(sheet: Sheet) -> None:
                                                        convention="mac").params
     import numpy as np
     sheet.numeric(bow, np.zeros((VOCAB, EMBED)).size + np.zeros((CLASSES, EMBED + 1)).size,
-                  method="entries of the embedding table and of the classifier's weights "
-                         "and biases")
+                  why="bag-of-words parameters (engine costs)",
+                  method="the entries of the embedding table and of the classifier's weights "
+                         "and biases, allocated with NumPy")
     cnn = _textcnn(KERNELS, FILTERS)
     sheet.table(["model", "parameters"], [("bag of words (mean embedding + linear)", bow),
-                                          ("TextCNN, kernels 2-5 x 128", cnn)],
+                                          ("TextCNN, kernels 2 to 5, 128 filters each", cnn)],
                 caption="Both share the embedding table; the CNN adds the filter banks.")
     sheet.answer("extra parameters of the CNN", f"{cnn - bow:,}")
+
+
+def _tokens_read(k: int, length: int = 16) -> int:
+    """Independent: perturb each token of a random sequence and count those that change the
+    first output of a width-k convolution."""
+    import numpy as np
+
+    from derive.numeric import conv1d
+    rng = np.random.default_rng(816)
+    x = rng.standard_normal((1, 3, length))
+    w = rng.standard_normal((1, 3, k))
+    base = conv1d(x, w)[0, 0, 0]
+    moved = 0
+    for t in range(length):
+        y = x.copy()
+        y[0, :, t] += 1.0
+        moved += abs(conv1d(y, w)[0, 0, 0] - base) > 1e-9
+    return int(moved)
 
 
 def solve_d(sheet: Sheet) -> None:
@@ -126,7 +144,11 @@ def solve_d(sheet: Sheet) -> None:
     rows = []
     for k in KERNELS:
         field = receptive_field([Layer("conv", kernel=k)]).size
-        sheet.numeric(field, len(range(k)), method=f"k = {k}: tokens read by one window")
+        sheet.numeric(field, _tokens_read(k), why=f"n-gram width for $k == {k}$ (the engine's "
+                                                  f"receptive field)",
+                      method="the tokens whose change moves the first output, found by "
+                             "perturbing one token at a time (the engine's NumPy convolution, "
+                             "random sequence of 16 tokens, seed 816)")
         rows.append((k, field, _textcnn((k,), FILTERS)))
     sheet.table(["kernel", "n-gram width seen", "parameters of a single-kernel model"], rows,
                 caption="Four single-kernel models of the ablation (derived).")

@@ -30,18 +30,22 @@ def solve_a(sheet: Sheet) -> None:
         conv = conv1d(emb[None], w, b)[0]
         dots = np.array([[float(np.dot(w[o].ravel(order="F"), emb[:, t:t + k].ravel(order="F")))
                           + b[o] for t in range(tokens - k + 1)] for o in range(f)])
-        sheet.numeric(conv, dots, tol=1e-12,
-                      method=f"k = {k}: each n-gram's stacked embeddings dotted with the "
-                             f"filter, with NumPy, vs the convolution output (random E = {e}, "
-                             f"{tokens} tokens)")
+        # flattened filter by filter, so the page shows a few entries and the count
+        sheet.numeric(conv.ravel(), dots.ravel(), tol=1e-12,
+                      why=f"activations of the $k == {k}$ bank, {f} filters × "
+                          f"{tokens - k + 1} n-grams (the engine's 1D convolution)",
+                      method=f"each n-gram's stacked embeddings dotted with the filter, with "
+                             f"NumPy (random embeddings with $E == {e}$, {tokens} tokens, "
+                             f"seed 817)")
     rows = []
     for k in BANKS:
         n = output_size(LENGTH, k)
         sheet.numeric(n, sum(1 for t in range(LENGTH) if t + k <= LENGTH),
-                      method=f"k = {k}: n-grams enumerated")
+                      why=f"n-grams scored per review for $k == {k}$ (the output-size rule)",
+                      method="the n-grams enumerated")
         rows.append((k, n, k * EMBED))
     sheet.table(["kernel", "n-grams scored per 256-token review", "products per score"], rows,
-                caption=f"With E = {EMBED}; the top 5 are the 5 largest of these scores "
+                caption=f"With $E == {EMBED}$; the top 5 are the 5 largest of these scores "
                         f"over the whole corpus.")
     sheet.text("So the extraction is a convolution of every review followed by a top-5 "
                "selection per filter; which n-grams win depends on the trained weights.")
@@ -60,10 +64,12 @@ def solve_c(sheet: Sheet) -> None:
         cover = conv2d_backward(x, w, g)[0][0, 0, 0]
         brute = np.array([sum(1 for s in range(LENGTH - k + 1) if s <= t < s + k)
                           for t in range(LENGTH)])
-        sheet.numeric(cover.astype(int), brute,
-                      method=f"k = {k}: windows containing each token, counted directly")
+        sheet.numeric([int(v) for v in cover], [int(v) for v in brute],
+                      why=f"windows that read each of the {LENGTH} tokens for $k == {k}$ (the "
+                          f"input gradient from the engine's backward formulas)",
+                      method="the windows containing each token, counted directly")
         rows.append((k, int(cover[0]), int(cover[k - 1]), int(cover[LENGTH // 2])))
-    sheet.table(["kernel", "windows with token 0", "with token k - 1", "mid-review"], rows,
+    sheet.table(["kernel", "windows with token 0", "with token $k - 1$", "mid-review"], rows,
                 caption="Input gradient of the sum of all window scores with unit weights: "
                         "the number of windows that read each token.")
     sheet.explain("The gradient of the positive-class logit with respect to a token's "
@@ -72,7 +78,7 @@ def solve_c(sheet: Sheet) -> None:
                   "reaches the logit (after max pooling, only the winning window of each "
                   "filter counts). Tokens near the ends sit in fewer windows. Which tokens "
                   "come out on top for a given review needs the trained model.",
-                  rests_on=["derive.numeric.conv2d_backward"])
+                  rests_on=["the window counts above (the engine's backward formulas)"])
 
 
 _WHY = "needs the TextCNN trained in exercise 8.16"

@@ -8,8 +8,8 @@ derives the temporal CNN's receptive field (:mod:`derive.conv.receptive`), outpu
 (:mod:`derive.conv.shapes`) and the parameter counts of all three models
 (:mod:`derive.conv.costs`).
 
-The TemporalCNN is not specified by the exercise; we take three Conv1d layers (kernels 7,
-5, 3, 'same' padding, 3 -> 32 -> 64 -> 64 channels) with max pooling of 2 after the first two,
+The TemporalCNN is not specified by the exercise; we take three 1D convolutions (kernels 7,
+5, 3, 'same' padding, 3, 32, 64 and 64 channels) with max pooling of 2 after the first two,
 global average pooling and a linear layer to the 5 classes.
 """
 
@@ -52,52 +52,109 @@ def _generate(seed: int = 818):
     return np.stack(xs), np.array(ys), design
 
 
+def _expected_energy_ratio() -> float:
+    """Energy of the first quarter over the last for the damped class, from the design:
+    the noise-free envelope's energy plus the noise's expected energy, per quarter."""
+    import numpy as np
+    t = np.arange(STEPS)
+    clean = np.exp(-t / (STEPS / 4)) * 3 * np.sin(2 * np.pi * DAMPED_CYCLES * t / STEPS)
+    q = STEPS // 4
+    noise = q * NOISE ** 2
+    return float(((clean[:q] ** 2).sum() + noise) / ((clean[-q:] ** 2).sum() + noise))
+
+
+def _round_up(tol: float) -> float:
+    """A tolerance rounded up to one significant digit (the page shows it that way)."""
+    import math
+    scale = 10.0 ** math.floor(math.log10(tol))
+    return math.ceil(tol / scale) * scale
+
+
 def solve_a(sheet: Sheet) -> None:
     import numpy as np
 
     x, y, design = _generate()
     t = np.arange(STEPS)
     sheet.text(f"{PER_CLASS} series per class, {CHANNELS} channels, {STEPS} steps, Gaussian "
-               f"noise of standard deviation {NOISE} (seed 818): (0) upward trend with a "
-               f"random slope per channel, (1) a sine of {PERIOD_CYCLES} cycles with a random "
-               f"phase, (2) a step of height 2 at a random time, (3) a decaying sine of "
-               f"{DAMPED_CYCLES} cycles, (4) a random walk with drift {DRIFT} per step.")
-    sheet.numeric(x.shape, (CLASSES * PER_CLASS, CHANNELS, STEPS), method="array shape")
+               f"noise of standard deviation {NOISE} (NumPy's default generator, seed 818): "
+               f"(0) upward trend with a random slope per channel, drawn uniformly from 0.01 "
+               f"to 0.03; (1) a sine of {PERIOD_CYCLES} cycles with a random phase; (2) a step "
+               f"of height 2 at a random time between {STEPS // 4} and {3 * STEPS // 4}; (3) "
+               f"the decaying sine "
+               f"$3*exp(-(t/{STEPS // 4}))*sin(pi*t/{STEPS // (2 * DAMPED_CYCLES)})$ (the "
+               f"same for every series, plus noise); (4) a random walk whose increments have "
+               f"mean {DRIFT} and standard deviation {NOISE}. Each class is then checked to "
+               f"carry the signature it was designed with.")
+    sheet.numeric(x.shape, (CLASSES * PER_CLASS, CHANNELS, STEPS),
+                  why="shape of the generated array", method="classes × series per class, "
+                                                          "channels, steps")
+    rows = []
     # (0) least-squares slopes against the designed ones
     trend = np.flatnonzero(y == 0)
     fitted = np.array([np.polyfit(t, x[i, c], 1)[0] for i in trend for c in range(CHANNELS)])
     designed = np.concatenate([design[i] for i in trend])
-    sheet.numeric(fitted.reshape(-1, 1), designed.reshape(-1, 1), tol=4e-3,
-                  method="least-squares slope of every trend channel vs its designed slope "
-                         "(tolerance: about 5 standard errors of the fit)")
+    # shown to 4 decimals (the tolerance is 40 times coarser)
+    sheet.numeric(fitted.round(4), designed.round(4), tol=4e-3,
+                  why=f"slope of each of the {fitted.size} trend channels, fitted by least "
+                      f"squares",
+                  method="the slope drawn for it (tolerance about 5 standard errors of the "
+                         "fit)")
+    rows.append(("trend", "least-squares slope", f"{designed.min():.4f} to {designed.max():.4f}",
+                 f"{fitted.min():.4f} to {fitted.max():.4f}",
+                 f"{np.abs(fitted - designed).max():.4f}"))
     # (1) dominant frequency of every periodic channel
     periodic = np.flatnonzero(y == 1)
-    peaks = [int(np.argmax(np.abs(np.fft.rfft(x[i, c]))[1:]) + 1) for i in periodic
-             for c in range(CHANNELS)]
-    sheet.numeric(np.array(peaks).reshape(-1, 1), np.full((len(peaks), 1), PERIOD_CYCLES),
-                  method="largest non-constant FFT bin of every periodic channel")
+    peaks = np.array([int(np.argmax(np.abs(np.fft.rfft(x[i, c]))[1:]) + 1) for i in periodic
+                      for c in range(CHANNELS)])
+    sheet.numeric(peaks, np.full(peaks.size, PERIOD_CYCLES),
+                  why=f"largest non-constant Fourier coefficient of each of the {peaks.size} "
+                      f"periodic channels (its index in cycles per series)",
+                  method="the number of cycles of the designed sine")
+    rows.append(("periodic", "cycles of the strongest frequency", PERIOD_CYCLES,
+                 f"{peaks.min()} to {peaks.max()}", int(np.abs(peaks - PERIOD_CYCLES).max())))
     # (2) step position from the largest jump of a 9-step moving average
     steps = np.flatnonzero(y == 2)
     found = []
     for i in steps:
         smooth = np.convolve(x[i].mean(axis=0), np.ones(9) / 9, mode="valid")
         found.append(int(np.argmax(smooth[9:] - smooth[:-9])) + 9)
-    err = max(abs(f - design[i]) for f, i in zip(found, steps))
-    sheet.numeric(err, 0, tol=4, method="largest distance (in steps) between the designed "
-                                        "step time and the largest jump of the smoothed mean")
+    drawn = np.array([design[i] for i in steps])
+    sheet.numeric(np.array(found), drawn,
+                  why=f"step time of each of the {len(found)} step series, found at the "
+                      f"largest jump of the smoothed channel mean",
+                  method="the step time drawn for it")
+    rows.append(("step", "time of the largest jump", f"{drawn.min()} to {drawn.max()}",
+                 f"{min(found)} to {max(found)}", int(np.abs(np.array(found) - drawn).max())))
     # (3) decaying envelope: energy in the first quarter vs the last
     damped = np.flatnonzero(y == 3)
     q = STEPS // 4
-    ratio = min(float((x[i, :, :q] ** 2).sum() / (x[i, :, -q:] ** 2).sum()) for i in damped)
-    sheet.numeric(int(ratio > 4), 1, method=f"energy of the first quarter over the last: "
-                                            f"smallest ratio {ratio:.1f} over the class (> 4)")
+    ratios = np.array([float((x[i, :, :q] ** 2).sum() / (x[i, :, -q:] ** 2).sum())
+                       for i in damped])
+    expected = _expected_energy_ratio()
+    sheet.numeric(float(ratios.mean()), expected,
+                  tol=_round_up(4 * ratios.std(ddof=1) / np.sqrt(ratios.size)),
+                  why=f"energy of the first quarter over the last, averaged over the "
+                      f"{ratios.size} damped series",
+                  method="the ratio of the expected energies from the design: the decaying "
+                         "sine's plus the noise's (tolerance 4 standard errors of the mean)")
+    rows.append(("damped", "energy of first over last quarter", f"{expected:.1f}",
+                 f"{ratios.min():.1f} to {ratios.max():.1f}",
+                 f"{abs(ratios.mean() - expected):.2f} (mean)"))
     # (4) drift: mean increment
     walks = np.flatnonzero(y == 4)
     inc = np.diff(x[walks], axis=2).mean()
     se = NOISE / np.sqrt(len(walks) * CHANNELS * (STEPS - 1))
-    sheet.numeric(float(inc), DRIFT, tol=float(4 * se),
-                  method="mean increment of the random walks vs the drift (4 standard errors)")
-    sheet.answer("data set", f"{x.shape[0]} series of shape {CHANNELS} x {STEPS}, "
+    sheet.numeric(float(inc), DRIFT, tol=_round_up(4 * se),
+                  why="mean increment of the random walks",
+                  method="the drift (tolerance 4 standard errors)")
+    rows.append(("random walk", "mean increment", DRIFT, f"{inc:.4f}",
+                 f"{abs(inc - DRIFT):.4f}"))
+    sheet.table(["class", "signature measured", "designed", "measured (range)",
+                 "largest deviation"], rows,
+                caption="The checks above in a few numbers: for the periodic and step "
+                        "classes one value per channel or series, for the damped class one "
+                        "ratio per series.")
+    sheet.answer("data set", f"{x.shape[0]} series of shape {CHANNELS} × {STEPS}, "
                              f"{PER_CLASS} per class")
 
 
@@ -145,13 +202,16 @@ def solve_b(sheet: Sheet) -> None:
     seen = {0}
     for layer in reversed(_cnn_layers()):
         seen = {layer.stride * i + u for i in seen for u in range(layer.kernel)}
-    sheet.numeric(field, len(seen), method="time steps one output unit depends on, "
-                                           "enumerated backwards through the layers")
+    sheet.numeric(field, len(seen), why="receptive field in time steps (the engine's "
+                                        "recurrence)",
+                  method="the time steps one output unit depends on, enumerated backwards "
+                         "through the layers")
     import numpy as np
     shapes = [(32, CHANNELS, 7), (32,), (64, 32, 5), (64,), (64, 64, 3), (64,), (CLASSES, 64),
               (CLASSES,)]
     sheet.numeric(total, int(sum(np.zeros(s).size for s in shapes)),
-                  method="entries of the weight and bias tensors, allocated with NumPy")
+                  why="TemporalCNN parameters (engine costs)",
+                  method="the entries of the weight and bias tensors, allocated with NumPy")
     sheet.answer("TemporalCNN", f"{total:,} parameters, receptive field {field} steps "
                                 f"({STEPS} per series)")
 
@@ -164,7 +224,8 @@ def solve_c(sheet: Sheet) -> None:
            + dense_cost(HIDDEN, CLASSES, convention="mac").params)
     cnn, _ = _cnn_params()
     sheet.numeric(mlp, CHANNELS * STEPS * HIDDEN + HIDDEN + HIDDEN * CLASSES + CLASSES,
-                  method="weights and biases of the two dense layers, multiplied out")
+                  why="MLP parameters (engine costs)",
+                  method="the weights and biases of the two dense layers, multiplied out")
     sheet.table(["model", "parameters"],
                 [("(i) time average of each channel + linear", gap),
                  (f"(ii) MLP on the flattened series (one hidden layer of {HIDDEN})", mlp),
@@ -177,9 +238,10 @@ def solve_d(sheet: Sheet) -> None:
 
     field = receptive_field(_cnn_layers()).size
     period = STEPS // PERIOD_CYCLES
-    sheet.numeric(int(field >= period), 1,
-                  method=f"the receptive field ({field} steps) spans a full period of the "
-                         f"periodic class ({period} steps)")
+    sheet.table(["quantity", "time steps"],
+                [("receptive field of a top unit (part (b))", field),
+                 ("one period of the periodic class", period)],
+                caption="The field spans more than one period.")
     sheet.explain(
         f"A convolution applies the same small filter at every time step, so a filter tuned "
         f"to one cycle of an oscillation responds wherever the oscillation occurs, whatever "
@@ -189,7 +251,7 @@ def solve_d(sheet: Sheet) -> None:
         f"only {PER_CLASS} examples per class, and averaging over time removes the "
         f"oscillation altogether (the mean of a sine over whole cycles is zero). Which model "
         f"wins on these data is for the training runs to show.",
-        rests_on=["derive.conv.receptive.receptive_field"])
+        rests_on=["the receptive field of part (b)"])
 
 
 PROBLEM = Problem(

@@ -5,11 +5,12 @@ MobileNetV2 spec (:func:`derive.arch.catalog.architecture`), whose rows, shapes 
 parameter counts come from :func:`derive.arch.summary.summarize`; the figure is drawn from
 those rows.  The comparison with a standard residual block is the engine's cost theorem
 (:func:`derive.conv.costs.inverted_vs_standard_residual`), cross-checked by counting the
-entries of the weight tensors (and with PyTorch modules when installed).  Part (c) rests on
+entries of the weight tensors (and with PyTorch modules where PyTorch is installed; the page
+reads the same either way).  Part (c) rests on
 the shape rules: an identity shortcut needs the branch output to have the input's shape.
 """
 
-from derive.book import Part, Problem, Sheet
+from derive.book import EXPLANATION, Part, Problem, Sheet
 
 C, T = 32, 6
 BLOCK = "features.5"        # MobileNetV2's first stride-1 block with 32 channels in and out
@@ -81,12 +82,36 @@ def _weight_entries(layers) -> tuple[int, int]:
     return conv, bn
 
 
-def _torch():
-    try:
-        import torch
-    except ImportError:  # PyTorch is optional
-        return None
-    return torch
+def _torch_inverted(torch):
+    """The inverted residual branch built from PyTorch modules."""
+    nn = torch.nn
+    return nn.Sequential(
+        nn.Conv2d(C, C * T, 1, bias=False), nn.BatchNorm2d(C * T), nn.ReLU6(),
+        nn.Conv2d(C * T, C * T, 3, padding=1, groups=C * T, bias=False),
+        nn.BatchNorm2d(C * T), nn.ReLU6(), nn.Conv2d(C * T, C, 1, bias=False),
+        nn.BatchNorm2d(C))
+
+
+def _torch_standard(torch):
+    """The standard residual branch (two 3x3 convolutions) built from PyTorch modules."""
+    nn = torch.nn
+    return nn.Sequential(nn.Conv2d(C, C, 3, padding=1, bias=False), nn.BatchNorm2d(C),
+                         nn.ReLU(), nn.Conv2d(C, C, 3, padding=1, bias=False),
+                         nn.BatchNorm2d(C))
+
+
+def _torch_output_shape(torch, in_shape) -> tuple[int, ...]:
+    x = torch.zeros(1, *in_shape)
+    return tuple(int(v) for v in (x + _torch_inverted(torch)(x)).shape[1:])
+
+
+def _torch_params(torch, block) -> int:
+    return sum(p.numel() for p in block.parameters())
+
+
+_STAGES = ("expand", "filter", "project")
+_OPERATIONS = {"Conv2d": "convolution", "BatchNorm2d": "batch norm", "ReLU6": "ReLU6",
+               "ReLU": "ReLU", "Add": "sum with the block input"}
 
 
 # --------------------------------------------------------------------------- figure
@@ -98,8 +123,8 @@ def _stage_ops(block, c_in: int):
         if layer.kind == "conv":
             if ops:
                 stages.append(ops)
-            ops = [f"{layer.kernel}x{layer.kernel} depthwise" if layer.groups > 1
-                   else f"{layer.kernel}x{layer.kernel} conv"]
+            ops = [f"{layer.kernel}×{layer.kernel} depthwise" if layer.groups > 1
+                   else f"{layer.kernel}×{layer.kernel} conv"]
             channels.append(layer.out_channels)
         elif layer.kind == "bn":
             ops.append("BN")
@@ -137,7 +162,7 @@ def _tikz(stages, channels, h, w) -> str:
                    f"{{${c}\\times{h}\\times{w}$}};")
     for i, ops in enumerate(stages):
         x0, x1 = xs[i] + 0.2, xs[i + 1] - 0.2
-        label = r"\\".join(ops)
+        label = r"\\".join(op.replace("×", r"$\times$") for op in ops)
         out.append(f"\\draw[->] ({x0:.2f},0) -- ({x1:.2f},0) node[midway,above,align=center]"
                    f" {{{label}}};")
     add_x = xs[-1] + 1.4
@@ -168,7 +193,7 @@ def _svg(stages, channels, h, w) -> str:
         out.append(f'<rect x="{x - 6}" y="{mid - bar / 2:.1f}" width="12" height="{bar:.1f}" '
                    f'fill="#b9c8ef" stroke="#23408f"/>')
         out.append(f'<text x="{x}" y="{mid + bar / 2 + 14:.1f}" text-anchor="middle">'
-                   f'{c}x{h}x{w}</text>')
+                   f'{c}×{h}×{w}</text>')
     for i, ops in enumerate(stages):
         x0, x1 = xs[i] + 8, xs[i + 1] - 8
         out.append(f'<line x1="{x0}" y1="{mid}" x2="{x1}" y2="{mid}" stroke="black" '
@@ -200,54 +225,67 @@ def solve_a(sheet: Sheet) -> None:
 
     block, in_shape = _catalog_block(BLOCK)
     s = summarize(_block_arch("inverted residual", [block], in_shape), convention="mac")
-    sheet.text(f"The block is taken from the engine's MobileNetV2 spec ({BLOCK}, the first "
-               f"stride-1 block with {C} channels in and out, reached at "
-               f"{in_shape[1]} x {in_shape[2]} for a 224 x 224 image). Its branch expands "
-               f"with a 1x1 convolution, filters each expanded channel with a 3x3 depthwise "
-               f"convolution, and projects back with a 1x1 convolution that has no activation "
-               f"(a linear bottleneck); the input is added to the result.")
-    sheet.table(["layer", "module", "output shape", "parameters"],
-                [(r.name.replace(BLOCK + ".", ""), r.module, "x".join(map(str, r.shape)),
-                  r.params) for r in s.rows],
+    sheet.text(f"The block is taken from the engine's MobileNetV2 spec: the first stride-1 "
+               f"block with {C} channels in and out (the sixth module of its feature "
+               f"extractor), reached at {in_shape[1]} × {in_shape[2]} for a 224 × 224 image. "
+               f"Its branch expands with a 1×1 convolution, filters each expanded channel "
+               f"with a 3×3 depthwise convolution, and projects back with a 1×1 convolution "
+               f"that has no activation (a linear bottleneck); the input is added to the "
+               f"result.")
+    convs = iter(x for x in block.branches[0] if x.kind == "conv")
+    rows, stage = [], -1
+    for r in s.rows:
+        what = _OPERATIONS.get(r.module, r.module)
+        if r.kind == "conv":
+            stage += 1
+            layer = next(convs)
+            what = (f"{layer.kernel}×{layer.kernel} depthwise convolution" if layer.groups > 1
+                    else f"{layer.kernel}×{layer.kernel} convolution")
+        where = "shortcut" if r.kind == "add" else _STAGES[stage]
+        rows.append((where, what, " × ".join(map(str, r.shape)), r.params))
+    sheet.table(["stage", "operation", "output shape", "parameters"], rows,
                 caption="Rows derived by the engine from the spec (parameters include the "
                         "batch-norm scale and shift).")
     sheet.figure(_figure(block, in_shape))
     main = [r for r in s.rows if r.depth == 1]
     hidden = main[0].shape[0]
-    sheet.numeric(hidden, C * T, method="expansion t times the input channels")
+    sheet.numeric(hidden, C * T, why="channels of the expanded tensor (the engine's spec)",
+                  method=f"the expansion factor times the input channels, {T} × {C}")
     sheet.numeric(s.rows[-1].shape, tuple(in_shape),
-                  method="the block output has the input's shape (so the sum is defined)")
-    torch = _torch()
-    if torch is not None:
-        nn = torch.nn
-        branch = nn.Sequential(
-            nn.Conv2d(C, C * T, 1, bias=False), nn.BatchNorm2d(C * T), nn.ReLU6(),
-            nn.Conv2d(C * T, C * T, 3, padding=1, groups=C * T, bias=False),
-            nn.BatchNorm2d(C * T), nn.ReLU6(),
-            nn.Conv2d(C * T, C, 1, bias=False), nn.BatchNorm2d(C))
-        x = torch.zeros(1, *in_shape)
-        y = x + branch(x)
-        sheet.numeric(s.rows[-1].shape, tuple(y.shape[1:]),
-                      method="output shape of the block built from torch.nn modules "
-                             "(PyTorch installed)")
+                  why="shape of the block output (the engine's summary)",
+                  method="the block input's shape, so that the sum is defined")
+    sheet.numeric_if_installed("torch", s.rows[-1].shape,
+                               lambda torch: _torch_output_shape(torch, in_shape),
+                               why="shape of the block output (the engine's summary)",
+                               method="the block built from PyTorch modules, run on a zero "
+                                      "input")
     stages, channels = _stage_ops(block, in_shape[0])
-    for name, ops, a, b in zip(("expand", "filter", "project"), stages, channels,
-                               channels[1:]):
-        sheet.answer(name, f"{ops[0]} {a} -> {b}, " + ", ".join(ops[1:]))
+    for name, ops, a, b in zip(_STAGES, stages, channels, channels[1:]):
+        sheet.answer(name, f"{ops[0]}, {a} to {b} channels, "
+                     + ", ".join(ops[1:]))
     sheet.answer("shortcut", "add the block input")
 
 
-def solve_b(sheet: Sheet) -> None:
+def _fraction(num: int, den: int):
+    """``num/den`` kept unevaluated, so the rendered line shows both counts."""
     import sympy
+    return sympy.Mul(sympy.Integer(num), sympy.Pow(sympy.Integer(den), -1, evaluate=False),
+                     evaluate=False)
 
+
+def solve_b(sheet: Sheet) -> None:
     from derive.arch.summary import summarize
     from derive.conv.costs import inverted_vs_standard_residual, ratio_value
 
     theorem = inverted_vs_standard_residual()
-    sheet.text("Without biases and batch norm, the inverted block has C*tC + 9tC + tC*C weights "
-               "and a standard residual block (two 3x3 convolutions at C channels) has "
-               "2*9*C^2:")
-    sheet.derive("inverted / standard", list(theorem.steps))
+    sheet.text("Without biases and batch norm, the inverted block's 1×1 expansion has "
+               "$t*C**2$ weights, its depthwise layer $9*t*C$ and its 1×1 projection $t*C**2$; "
+               "a standard residual block (two 3×3 convolutions at $C$ channels) has "
+               "$18*C**2$:")
+    whys = ("the inverted block's weights over the standard block's",
+            "factor $t*C$ out of the numerator", "cancel $C$")
+    assert len(theorem.steps) == len(whys)
+    sheet.derive("inverted / standard", [(e, why) for (e, _), why in zip(theorem.steps, whys)])
     value = ratio_value(theorem, C=C, t=T)
     block, in_shape = _catalog_block(BLOCK)
     inverted = summarize(_block_arch("inverted", [block], in_shape), convention="mac")
@@ -257,44 +295,50 @@ def solve_b(sheet: Sheet) -> None:
     layers_std = list(_standard_block(C)[0].branches[0])
     conv_inv = sum(r.params for r in inverted.rows if r.kind == "conv")
     conv_std = sum(r.params for r in standard.rows if r.kind == "conv")
-    sheet.claim(sympy.Rational(conv_inv, conv_std), value,
-                why=f"the spec's convolution weights in the theorem's ratio at C = {C}, t = {T}")
+    sheet.claim(_fraction(conv_inv, conv_std), value,
+                why=f"the convolution weights of the two specs, in the theorem's ratio at "
+                    f"$C == {C}$, $t == {T}$")
     w_inv, bn_inv = _weight_entries(layers_inv)
     w_std, bn_std = _weight_entries(layers_std)
-    sheet.numeric(conv_inv, w_inv, method="entries of the three weight tensors, allocated "
-                                          "with NumPy")
-    sheet.numeric(conv_std, w_std, method="entries of the two 32 x 32 x 3 x 3 weight tensors")
+    sheet.numeric(conv_inv, w_inv, why="convolution weights of the inverted block (summary)",
+                  method="the entries of its three weight tensors, allocated with NumPy")
+    sheet.numeric(conv_std, w_std, why="convolution weights of the standard block (summary)",
+                  method=f"the entries of its two {C} × {C} × 3 × 3 weight tensors, allocated "
+                         f"with NumPy")
     sheet.numeric(inverted.params, w_inv + bn_inv,
-                  method="weight entries plus batch-norm scale and shift entries")
+                  why="learnable parameters of the inverted block (summary)",
+                  method="the weight entries plus the batch-norm scale and shift entries")
     sheet.numeric(standard.params, w_std + bn_std,
-                  method="weight entries plus batch-norm scale and shift entries")
-    torch = _torch()
-    if torch is not None:
-        nn = torch.nn
-        inv = nn.Sequential(
-            nn.Conv2d(C, C * T, 1, bias=False), nn.BatchNorm2d(C * T), nn.ReLU6(),
-            nn.Conv2d(C * T, C * T, 3, padding=1, groups=C * T, bias=False),
-            nn.BatchNorm2d(C * T), nn.ReLU6(), nn.Conv2d(C * T, C, 1, bias=False),
-            nn.BatchNorm2d(C))
-        std = nn.Sequential(nn.Conv2d(C, C, 3, padding=1, bias=False), nn.BatchNorm2d(C),
-                            nn.ReLU(), nn.Conv2d(C, C, 3, padding=1, bias=False),
-                            nn.BatchNorm2d(C))
-        sheet.numeric(inverted.params, sum(p.numel() for p in inv.parameters()),
-                      method="torch.nn inverted residual, learnable parameters "
-                             "(PyTorch installed)")
-        sheet.numeric(standard.params, sum(p.numel() for p in std.parameters()),
-                      method="torch.nn standard residual block, learnable parameters "
-                             "(PyTorch installed)")
+                  why="learnable parameters of the standard block (summary)",
+                  method="the weight entries plus the batch-norm scale and shift entries")
+    sheet.numeric_if_installed("torch", inverted.params,
+                               lambda torch: _torch_params(torch, _torch_inverted(torch)),
+                               why="learnable parameters of the inverted block (summary)",
+                               method="the block built from PyTorch modules")
+    sheet.numeric_if_installed("torch", standard.params,
+                               lambda torch: _torch_params(torch, _torch_standard(torch)),
+                               why="learnable parameters of the standard block (summary)",
+                               method="the block built from PyTorch modules")
     sheet.table(["block", "conv weights", "with batch norm"],
-                [("inverted residual (t = 6)", conv_inv, inverted.params),
+                [(f"inverted residual ($t == {T}$)", conv_inv, inverted.params),
                  ("standard residual", conv_std, standard.params)],
-                caption=f"C = {C}; the rows come from the engine's summaries of the two specs.")
+                caption=f"$C == {C}$; the rows come from the engine's summaries of the two "
+                        f"specs.")
     sheet.answer("parameters", f"{conv_inv} vs {conv_std} weights, ratio {value} "
-                               f"(~{float(value):.2f}); with batch norm {inverted.params} vs "
-                               f"{standard.params}")
+                               f"(about {float(value):.2f}); with batch norm {inverted.params} "
+                               f"vs {standard.params}")
     sheet.text(f"The inverted block is a little smaller although its middle layer is "
-               f"{T} times wider: the 3x3 filters are depthwise (9 weights per channel), and "
-               f"only 1x1 layers mix channels.")
+               f"{T} times wider: the 3×3 filters are depthwise (9 weights per channel), and "
+               f"only the pointwise (1×1) convolutions mix channels.")
+
+
+def _torch_spatial(torch, convs, size: int) -> tuple[int, int]:
+    """The spatial size after the given convolutions, run with PyTorch on a zero map."""
+    t = torch.zeros(1, 1, size, size)
+    for layer in convs:
+        t = torch.nn.functional.conv2d(t, torch.zeros(1, 1, layer.kernel, layer.kernel),
+                                       stride=layer.stride, padding=layer.padding)
+    return tuple(int(v) for v in t.shape[-2:])
 
 
 def solve_c(sheet: Sheet) -> None:
@@ -310,8 +354,8 @@ def solve_c(sheet: Sheet) -> None:
 
     h, m, k, p, st = sym("H"), sym("m"), sym("K"), sym("P"), sym("S")
     sheet.text("An identity shortcut adds the block's input to its output element by element, "
-               "so the two tensors must have the same shape. The 3x3 depthwise convolution "
-               "(K = 3, padding P = 1) maps a side of length H to:")
+               "so the two tensors must have the same shape. The 3×3 depthwise convolution "
+               "($K == 3$, padding $P == 1$) maps a side of length $H$ to:")
     general = output_size(h, k, p, st)
 
     def at(size, stride):
@@ -319,72 +363,72 @@ def solve_c(sheet: Sheet) -> None:
             return general.xreplace({h: size, k: sympy.Integer(3), p: sympy.Integer(1),
                                      st: sympy.Integer(stride)})
 
-    sheet.derive("H_out (stride 1)", [(at(h, 1), "output size at K = 3, P = 1, S = 1"),
-                                      (output_size(h, 3, padding=1, stride=1), "simplify"),
-                                      (h, "the size is kept")])
-    sheet.derive("H_out (stride 2, H = 2m)", [
-        (at(2 * m, 2), "output size at K = 3, P = 1, S = 2 for an even side H = 2m"),
-        (output_size(2 * m, 3, padding=1, stride=2), "simplify"),
-        (m, "the size is halved")])
+    sheet.derive("H_out", [(at(h, 1), "output size at $K == 3$, $P == 1$, $S == 1$"),
+                           (output_size(h, 3, padding=1, stride=1),
+                            "simplify: the size is kept")])
+    sheet.text("With stride 2 on an even side:")
+    sheet.derive("H_out", [
+        (at(2 * m, 2), "output size at $K == 3$, $P == 1$, $S == 2$ for an even side "
+                       "$H == 2*m$"),
+        (output_size(2 * m, 3, padding=1, stride=2), "simplify: the size is halved")])
     block, in_shape = _catalog_block(DOWN)
     size = in_shape[1]
     halved = output_size(size, 3, padding=1, stride=2)
     sheet.numeric(halved, len(range(0, size + 2 - 3 + 1, 2)),
-                  method=f"enumerating the window starts of the stride-2 layer on {size} "
+                  why=f"output side of the stride-2 layer on a side of {size} (the rule above)",
+                  method=f"the window starts enumerated on the padded side of {size + 2} "
                          f"positions")
     s = summarize(_block_arch("down", block, in_shape), convention="mac")
     out_shape = s.rows[-1].shape
     convs = [layer for layer in block if layer.kind == "conv"]
-    torch = _torch()
-    if torch is not None:
-        t = torch.zeros(1, 1, size, size)
-        for layer in convs:
-            t = torch.nn.functional.conv2d(t, torch.zeros(1, 1, layer.kernel, layer.kernel),
-                                           stride=layer.stride, padding=layer.padding)
-        ran, how = tuple(t.shape[-2:]), "torch.nn.functional.conv2d (PyTorch installed)"
-    else:
-        a = np.zeros((1, 1, size, size))
-        for layer in convs:
-            a = conv2d(a, np.zeros((1, 1, layer.kernel, layer.kernel)), stride=layer.stride,
-                       padding=layer.padding)
-        ran, how = a.shape[-2:], "NumPy (derive.numeric.conv2d)"
-    sheet.numeric(out_shape[1:], tuple(int(v) for v in ran),
-                  method=f"the spatial size of the block's output in the engine's summary "
-                         f"against its convolutions (each layer's kernel, stride and padding) "
-                         f"run on a zero {size} x {size} map with {how}")
-    sheet.text(f"The block before it in MobileNetV2 ({DOWN}) takes "
-               f"{'x'.join(map(str, in_shape))} to {'x'.join(map(str, out_shape))}: stride 2 "
-               f"and {in_shape[0]} -> {out_shape[0]} channels. Putting an identity shortcut "
-               f"around it, the engine refuses the sum:")
+    a = np.zeros((1, 1, size, size))
+    for layer in convs:
+        a = conv2d(a, np.zeros((1, 1, layer.kernel, layer.kernel)), stride=layer.stride,
+                   padding=layer.padding)
+    sheet.numeric(out_shape[1:], tuple(int(v) for v in a.shape[-2:]),
+                  why="spatial size of the block's output (the engine's summary)",
+                  method=f"the block's convolutions (each layer's kernel, stride and padding) "
+                         f"run on a zero {size} × {size} map with the engine's NumPy "
+                         f"convolution")
+    sheet.numeric_if_installed("torch", out_shape[1:],
+                               lambda torch: _torch_spatial(torch, convs, size),
+                               why="spatial size of the block's output (the engine's summary)",
+                               method=f"the same convolutions run on a zero {size} × {size} "
+                                      f"map with PyTorch")
+    shape_in, shape_out = " × ".join(map(str, in_shape)), " × ".join(map(str, out_shape))
+    sheet.text(f"The block just before it in MobileNetV2 takes {shape_in} to "
+               f"{shape_out}: stride 2 and {in_shape[0]} to {out_shape[0]} channels.")
     try:
         summarize(_block_arch("down+shortcut", [Merge((tuple(block), ()), "add", "add")],
                               in_shape), convention="mac")
-    except ConfigurationError as exc:
-        sheet.text(f"Engine message: {exc}")
+    except ConfigurationError:
+        sheet.text(f"Put an identity shortcut around it and the engine's shape rules refuse "
+                   f"the sum: its two terms would have shapes {shape_out} (the branch) and "
+                   f"{shape_in} (the input).")
     else:  # pragma: no cover - the shapes differ, the engine raises
         raise ConfigurationError("expected the mismatched residual sum to be refused")
     sheet.explain(
         "The shortcut is an identity map, so it exists only when the branch keeps both the "
-        "spatial size (stride 1) and the channel count (C_in = C_out). A stride-2 block halves "
-        "the map and a block that changes the width changes the channel axis; the sum would "
-        "be undefined. MobileNetV2 does not add a projection (1x1 convolution) shortcut in "
-        "those blocks, as ResNet does: it keeps the shortcut parameter-free and simply drops "
-        "it where the shapes differ, which happens once per stage.",
-        rests_on=["derive.conv.shapes.output_size", "derive.arch.summary.summarize"])
+        "spatial size (stride 1) and the channel count ($C_in == C_out$). A stride-2 block "
+        "halves the map and a block that changes the width changes the channel axis; the "
+        "sum would be undefined. MobileNetV2 does not add a projection (1×1 convolution) "
+        "shortcut in those blocks, as ResNet does: it keeps the shortcut parameter-free and "
+        "simply drops it where the shapes differ, which happens once per stage.",
+        rests_on=["the output-size derivations above", "the engine's shape rules"])
 
 
 PROBLEM = Problem(
     id="8.20", set="chapter8", order=20, title="The inverted residual block",
     source="Chapter 8, exercise 8.20",
     statement=("MobileNetV2 inverts the ResNet bottleneck: the block's input and output are "
-               "narrow, and the middle layer is a 3x3 depthwise convolution on channels "
-               "expanded by a factor t (1x1 expand, 3x3 depthwise, 1x1 project, plus a "
+               "narrow, and the middle layer is a 3×3 depthwise convolution on channels "
+               "expanded by a factor $t$ (1×1 expand, 3×3 depthwise, 1×1 project, plus a "
                "shortcut)."),
     parts=(
         Part("a", "Build the block (input and output channels, expansion, stride).", solve_a),
-        Part("b", "Compare its parameter count with a standard residual block for C_in = C_out "
-                  "= 32 and expansion 6.", solve_b),
-        Part("c", "Why is the shortcut used only when the stride is 1 and C_in = C_out?",
-             solve_c),
+        Part("b", "Compare its parameter count with a standard residual block for "
+                  "$C_in == 32$, $C_out == 32$ and expansion 6.", solve_b),
+        Part("c", "Why is the shortcut used only when the stride is 1 and $C_in == C_out$?",
+             solve_c, scope=EXPLANATION),
     ),
 )

@@ -1,11 +1,13 @@
 """Exercise 8.24: dilated (atrous) convolutions and their receptive fields.
 
-Sizes and fields come from :mod:`derive.conv.shapes` and :mod:`derive.conv.receptive`,
-parameter counts from :mod:`derive.conv.costs`.  Independent checks: the span of the tap
-offsets enumerated by brute force, the set of input offsets reachable through the stack, and
-(part c) the support of the input gradient of one output unit, computed with the derived
-backward formulas (:func:`derive.numeric.conv2d_backward`), by pushing unit impulses forward
-through the stack, and with PyTorch autograd when it is installed.
+The effective kernel is counted from the indexed-sum model of one dilated layer (the input
+positions its taps span) and compared with the engine's formula of
+:mod:`derive.conv.shapes`; fields come from :mod:`derive.conv.receptive`, parameter counts
+from :mod:`derive.conv.costs`.  Independent checks: the span of the tap offsets enumerated by
+brute force, the set of input offsets reachable through the stack, and (part c) the support
+of the input gradient of one output unit, computed with the derived backward formulas
+(:func:`derive.numeric.conv2d_backward`), by pushing unit impulses forward through the stack,
+and with PyTorch autograd where it is installed (the page is the same either way).
 """
 
 from derive.book import Part, Problem, Sheet
@@ -17,7 +19,7 @@ SIDE = 21          # input side for the gradient experiment ('same' padding keep
 
 def _layers():
     from derive.conv.layers import Layer
-    return [Layer("conv", kernel=K, dilation=d, padding=d, name=f"3x3, dilation {d}")
+    return [Layer("conv", kernel=K, dilation=d, padding=d, name=f"3×3, dilation {d}")
             for d in RATES]
 
 
@@ -84,34 +86,52 @@ def _bbox(mask) -> tuple[int, int, int, int]:
     return int(rows[0]), int(rows[-1]), int(cols[0]), int(cols[-1])
 
 
-def _torch():
-    try:
-        import torch
-    except ImportError:  # PyTorch is optional
-        return None
-    return torch
+def _one_layer_model(d):
+    """The indexed-sum model of one 1D dilated layer (stride 1, no padding, one channel)."""
+    from derive.conv.model import conv_model
+    return conv_model(1, kernel=K, dilation=d, stride=1, padding=0, batch=1, in_channels=1,
+                      out_channels=1, bias=False)
 
 
 def solve_a(sheet: Sheet) -> None:
+    import sympy
+
     from derive.conv.layers import Layer
     from derive.conv.receptive import receptive_field
     from derive.conv.shapes import effective_kernel
     from derive.symbols import sym
 
     d = sym("d")
-    sheet.text("With dilation d the taps of a 3x3 kernel sit at offsets 0, d and 2d along "
-               "each axis, so the window spans d(k - 1) + 1 positions:")
-    eff = effective_kernel(K, d)
-    sheet.derive("k_eff", [(eff, "the engine's effective kernel d(k - 1) + 1 at k = 3"),
-                           (2 * d + 1, "expand")])
+    view = _one_layer_model(d).axis_view(0)
+    sheet.text("Along one axis, with stride 1 and dilation $d$, the layer computes:")
+    sheet.derive(view.lhs, [(view.rhs, "the indexed-sum model of a dilated layer")])
+    # the input position read by tap u, from the model itself
+    (read,) = [e.indices[-1] for e in view.rhs.atoms(sympy.Indexed) if e.base.name == "x_pad"]
+    u = next(s for s in read.free_symbols if s.name == "u")
+    first, last = read.subs(u, 0), read.subs(u, K - 1)
+    sheet.text(f"Tap $u$ reads the input at ${read}$, so the taps sit $d$ apart and the "
+               f"window runs from ${first}$ (tap 0) to ${last}$ (tap {K - 1}). Its width is "
+               f"the number of input positions in that range, skipped ones included:")
+    t = sympy.Symbol("t", integer=True)
+    sheet.derive("k_eff", [(sympy.Sum(sympy.Integer(1), (t, first, last)),
+                            "one term per input position from the first tap to the last"),
+                           (effective_kernel(K, d), "count the terms: the engine's effective "
+                                                    "kernel size at $k = 3$")])
     rf = receptive_field([Layer("conv", kernel=K, dilation=d)])
-    sheet.claim(rf.size, 2 * d + 1, why="a single layer sees exactly its effective window")
-    for dv in range(1, 6):
-        sheet.numeric(effective_kernel(K, dv), _tap_span(K, dv),
-                      method=f"span of the tap offsets enumerated for d = {dv}")
-    sheet.answer("effective kernel and single-layer field", f"({2 * d + 1}) x ({2 * d + 1})")
-    sheet.text("Only 9 weights are used whatever d is; the other positions of the window are "
-               "skipped (multiplied by the inserted zeros).")
+    eff = effective_kernel(K, d)
+    with sympy.evaluate(False):
+        recurrence = sympy.Add(sympy.Integer(1), sympy.Add(eff, sympy.Integer(-1)))
+    sheet.text("A single layer sees exactly its window: the receptive-field recurrence starts "
+               "from one input position and adds the effective kernel minus 1 (the jump is "
+               "1 at the input):")
+    sheet.derive("R", [(recurrence, "$R = 1 + (k_eff - 1)*J$ with $J = 1$"),
+                       (rf.size, "the engine's receptive field of one layer")])
+    for dv in (1, 2, 3, 4):
+        sheet.numeric(effective_kernel(K, dv), _tap_span(K, dv), why=f"$k_eff$ at $d = {dv}$",
+                      method="span of the tap offsets $0$, $d$, $2*d$, enumerated")
+    sheet.answer("effective kernel = single-layer field, per axis", eff)
+    sheet.text("Only 9 weights are used whatever $d$ is; the other positions of the window "
+               "are skipped (multiplied by the inserted zeros).")
 
 
 def solve_b(sheet: Sheet) -> None:
@@ -124,42 +144,60 @@ def solve_b(sheet: Sheet) -> None:
     layers = _layers()
     rows = receptive_field_steps(layers)
     sheet.table(["layer", "effective kernel", "field before", "field after", "recurrence"],
-                [(r.name, r.kernel, r.before.size, r.after.size, r.why) for r in rows],
+                [(r.name, r.kernel, r.before.size, r.after.size,
+                  f"${r.before.size} + ({r.kernel} - 1)$") for r in rows],
                 caption="The engine's receptive-field recurrence (stride 1 throughout, so the "
                         "jump stays 1 and each layer adds its effective kernel minus 1).")
     stack = receptive_field(layers).size
-    sheet.numeric(stack, _tap_span(15, 1),
-                  method="span of the tap offsets of a single 15 x 15 window, enumerated")
+    with sympy.evaluate(False):
+        grown = sympy.Add(sympy.Integer(1),
+                          *[sympy.Add(sympy.Integer(r.kernel), sympy.Integer(-1)) for r in rows])
+    sheet.derive("R", [(grown, "one position plus each layer's effective kernel minus 1"),
+                       (stack, "add up")])
     reach = _reachable(K, RATES)
-    sheet.numeric(stack, len(reach),
-                  method="enumerating the offsets a + 2b + 4c, a, b, c in {0, 1, 2}: "
-                         f"{reach[0]}..{reach[-1]}, no gaps")
-    sheet.numeric(reach, list(range(stack)),
-                  method="the reachable offsets form one contiguous window")
+    sheet.numeric(stack, max(reach) - min(reach) + 1, why="receptive field of the stack",
+                  method="span of the offsets $a + 2*b + 4*c$ reachable through the stack, "
+                         "$a$, $b$, $c$ each 0, 1 or 2, enumerated")
+    sheet.numeric(stack, len(reach), why="receptive field of the stack",
+                  method="number of distinct reachable offsets (every offset of the window "
+                         "is reached: no gaps)")
     c = sym("C")
-    dilated = sum((conv_cost(c, c, K, 1, bias=False, convention="mac").params for _ in RATES),
-                  sympy.Integer(0))
+    per_layer = [conv_cost(c, c, K, 1, bias=False, convention="mac").params for _ in RATES]
+    dilated = sum(per_layer, sympy.Integer(0))
     dense = conv_cost(c, c, stack, 1, bias=False, convention="mac").params
     sheet.derive("parameters of the dilated stack", [
-        (dilated, "three 3x3 layers, C -> C, no bias (engine's conv_cost)"),
-        (27 * c ** 2, "3 * 9 C^2")])
-    sheet.derive("parameters of one 15 x 15 layer", [
-        (dense, "one 15x15 layer, C -> C, no bias (engine's conv_cost)"),
-        (225 * c ** 2, "15^2 C^2")])
-    sheet.claim(dilated / dense, sympy.Rational(3, 25), why="the stack needs 3/25 of the weights")
-    torch = _torch()
-    if torch is not None:
-        nn, cv = torch.nn, 16
-        stack_t = nn.Sequential(*[nn.Conv2d(cv, cv, K, dilation=r, padding=r, bias=False)
-                                  for r in RATES])
-        big = nn.Conv2d(cv, cv, stack, bias=False)
-        sheet.numeric(dilated.subs(c, cv), sum(p.numel() for p in stack_t.parameters()),
-                      method=f"torch.nn.Conv2d stack at C = {cv} (PyTorch installed)")
-        sheet.numeric(dense.subs(c, cv), sum(p.numel() for p in big.parameters()),
-                      method=f"torch.nn.Conv2d 15x15 at C = {cv} (PyTorch installed)")
-    sheet.answer("receptive field of the stack", f"{stack} x {stack}")
+        (sympy.Add(*per_layer, evaluate=False),
+         "each 3×3 layer, $C$ to $C$ channels, no bias: the engine's layer cost"),
+        (dilated, "add up")])
+    sheet.derive("parameters of one 15×15 layer", [
+        (sympy.Mul(sympy.Pow(sympy.Integer(stack), 2, evaluate=False), c ** 2, evaluate=False),
+         "one weight per tap ($15**2$ taps), input channel and output channel"),
+        (dense, "the engine's layer cost, no bias")])
+    sheet.claim(sympy.Mul(dilated, sympy.Pow(dense, -1, evaluate=False), evaluate=False),
+                sympy.Rational(3, 25), why="the stack needs $3/25$ of the weights")
+    cv = 16
+
+    def torch_stack(torch):
+        nn = torch.nn
+        with torch.device("meta"):
+            layers_t = nn.Sequential(*[nn.Conv2d(cv, cv, K, dilation=r, padding=r, bias=False)
+                                       for r in RATES])
+        return sum(p.numel() for p in layers_t.parameters())
+
+    def torch_dense(torch):
+        with torch.device("meta"):
+            big = torch.nn.Conv2d(cv, cv, stack, bias=False)
+        return sum(p.numel() for p in big.parameters())
+
+    sheet.numeric_if_installed("torch", dilated.subs(c, cv), torch_stack,
+                               why=f"parameters of the dilated stack at $C = {cv}$",
+                               method="PyTorch's Conv2d modules, dilations 1, 2 and 4")
+    sheet.numeric_if_installed("torch", dense.subs(c, cv), torch_dense,
+                               why=f"parameters of one 15×15 layer at $C = {cv}$",
+                               method="PyTorch's Conv2d module with a 15×15 kernel")
+    sheet.answer("receptive field of the stack", f"{stack}×{stack}")
     sheet.answer("parameters of the dilated stack (no bias)", dilated)
-    sheet.answer("parameters of one 15 x 15 layer (no bias)", dense)
+    sheet.answer("parameters of one 15×15 layer (no bias)", dense)
 
 
 def solve_c(sheet: Sheet) -> None:
@@ -171,36 +209,41 @@ def solve_c(sheet: Sheet) -> None:
     rf = receptive_field(layers)
     centre = SIDE // 2
     first, last = rf.interval(centre)
-    sheet.text(f"Experiment: a {SIDE} x {SIDE} single-channel input goes through the three "
-               f"dilated 3x3 layers (padding d keeps the size; fixed positive random weights, "
-               f"so no accidental cancellation). Back-propagate a unit gradient from output "
-               f"unit ({centre}, {centre}) and mark the input pixels with a non-zero gradient.")
+    sheet.text(f"Experiment: a {SIDE}×{SIDE} single-channel input goes through the three "
+               f"dilated 3×3 layers (padding $d$ keeps the size). Each layer has fixed "
+               f"weights drawn uniformly from 0.5 to 1.5 (NumPy generator, seed 824, one "
+               f"3×3 kernel per layer): all positive, so no accidental cancellation can hide "
+               f"a pixel. Back-propagate a unit gradient from output unit ({centre}, "
+               f"{centre}) and mark the input pixels with a non-zero gradient.")
     grad = _gradient(centre)
     mask = np.abs(grad) > 0
     r0, r1, c0, c1 = _bbox(mask)
     sheet.numeric((r0, r1, c0, c1), (first, last, first, last),
-                  method="rows and columns of the non-zero input gradient (derived backward "
-                         "formulas) vs the engine's field interval")
+                  why="first and last row and column of the non-zero input gradient",
+                  method="the engine's receptive-field interval around the centre unit")
     sheet.numeric(int(mask.sum()), rf.size ** 2,
-                  method="every pixel inside the field has a non-zero gradient")
+                  why="number of pixels with a non-zero gradient",
+                  method="the area of the receptive field (every pixel inside it is reached)")
     impulse = _impulse_support(centre)
     sheet.numeric(mask.astype(int), impulse.astype(int),
-                  method="support found by sending a unit impulse at every input pixel "
-                         "forward through the stack")
-    torch = _torch()
-    if torch is not None:
+                  why="the pixels with a non-zero gradient",
+                  method="sending a unit impulse at every input pixel forward through the "
+                         "stack and marking those that move the centre output")
+
+    def torch_support(torch):
         x = torch.zeros(1, 1, SIDE, SIDE, dtype=torch.float64, requires_grad=True)
         y = x
-        for w, d in zip(_weights(), (1, 2, 4)):
+        for w, d in zip(_weights(), RATES):
             y = torch.nn.functional.conv2d(y, torch.from_numpy(w), padding=d, dilation=d)
         y[0, 0, centre, centre].backward()
-        support = (x.grad[0, 0].abs() > 0).numpy()
-        sheet.numeric(mask.astype(int), support.astype(int),
-                      method="support of the input gradient from torch.autograd through "
-                             "torch.nn.functional.conv2d with dilation (PyTorch installed)")
+        return (x.grad[0, 0].abs() > 0).numpy().astype(int)
+
+    sheet.numeric_if_installed("torch", mask.astype(int), torch_support,
+                               why="the pixels with a non-zero gradient",
+                               method="PyTorch's autograd through its dilated conv2d")
     sheet.figure(_figure(np.abs(grad), (first, last)))
-    sheet.answer("gradient support", f"{r1 - r0 + 1} x {c1 - c0 + 1} square, rows and columns "
-                                     f"{r0}..{r1}")
+    sheet.answer("gradient support", f"a {r1 - r0 + 1}×{c1 - c0 + 1} square, rows and "
+                                     f"columns {r0} to {r1}")
 
 
 def _figure(magnitude, interval):
@@ -235,14 +278,14 @@ def _figure(magnitude, interval):
     y0, y1 = (n - 1 - last) * cell, (n - first) * cell
     tikz.append(f"\\draw[very thick,red!70!black] ({x0:.2f},{y0:.2f}) rectangle "
                 f"({x1:.2f},{y1:.2f});")
-    tikz.append(f"\\node[below] at ({n * cell / 2:.2f},0) {{input {n} x {n}; receptive field "
-                f"rows and columns {first}..{last}}};")
+    tikz.append(f"\\node[below] at ({n * cell / 2:.2f},0) {{input {n}$\\times${n}; receptive "
+                f"field rows and columns {first} to {last}}};")
     tikz.append(r"\end{tikzpicture}")
     svg.append(f'<rect x="{20 + first * svg_cell}" y="{10 + first * svg_cell}" '
                f'width="{(last - first + 1) * svg_cell}" height="{(last - first + 1) * svg_cell}"'
                f' fill="none" stroke="#a01010" stroke-width="2"/>')
-    svg.append(f'<text x="{size / 2}" y="{size + 12}" text-anchor="middle">input {n} x {n}; '
-               f'receptive field rows and columns {first}..{last}</text>')
+    svg.append(f'<text x="{size / 2}" y="{size + 12}" text-anchor="middle">input {n}×{n}; '
+               f'receptive field rows and columns {first} to {last}</text>')
     svg.append("</svg>")
     return Figure(tikz="\n".join(tikz), svg="\n".join(svg),
                   caption="Input pixels with a non-zero gradient for the centre output unit, "
@@ -255,14 +298,14 @@ def _figure(magnitude, interval):
 PROBLEM = Problem(
     id="8.24", set="chapter8", order=24, title="Dilated convolutions",
     source="Chapter 8, exercise 8.24",
-    statement=("A dilated convolution spreads its kernel taps d positions apart (d - 1 "
+    statement=("A dilated convolution spreads its kernel taps $d$ positions apart ($d - 1$ "
                "skipped positions between neighbouring taps), which widens the window "
                "without adding weights."),
     parts=(
-        Part("a", "For a 3x3 kernel with dilation d, give the effective kernel size and the "
+        Part("a", "For a 3×3 kernel with dilation $d$, give the effective kernel size and the "
                   "receptive field of one such layer.", solve_a),
-        Part("b", "Show that three 3x3 layers with dilations 1, 2 and 4 see as much as one "
-                  "15x15 convolution, and compare their parameter counts for C channels.",
+        Part("b", "Show that three 3×3 layers with dilations 1, 2 and 4 see as much as one "
+                  "15×15 convolution, and compare their parameter counts for $C$ channels.",
              solve_b),
         Part("c", "Check the field experimentally: back-propagate from one output unit of the "
                   "dilated stack and look at which input pixels receive a gradient.", solve_c),

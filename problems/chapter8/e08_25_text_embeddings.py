@@ -5,7 +5,7 @@ the three parts are out of scope.  The engine still derives, for the three TextC
 configurations, the parameter count (:mod:`derive.conv.costs`), the embedding dimension
 (one max-pooled value per filter) and the n-gram widths seen; and the cost of the
 pairwise cosine similarities of part (b).  Counts are cross-checked with NumPy allocations
-and PyTorch modules when installed.
+and, where PyTorch is installed, with its modules (the page is the same either way).
 
 Assumptions stated here: word-embedding dimension E = 128, vocabulary V = 20,000, base
 filter count F = 128 per kernel size.
@@ -14,9 +14,9 @@ filter count F = 128 per kernel size.
 from derive.book import Part, Problem, Sheet
 
 VOCAB, EMBED, FILTERS, LENGTH = 20_000, 128, 128, 256
-CONFIGS = (("(i) kernels [3]", (3,), FILTERS),
-           ("(ii) kernels [3, 5, 7]", (3, 5, 7), FILTERS),
-           ("(iii) kernels [3, 4, 5], twice the filters", (3, 4, 5), 2 * FILTERS))
+CONFIGS = (("(i) kernel size 3", (3,), FILTERS),
+           ("(ii) kernel sizes 3, 5 and 7", (3, 5, 7), FILTERS),
+           ("(iii) kernel sizes 3, 4 and 5, twice the filters", (3, 4, 5), 2 * FILTERS))
 
 
 def _encoder_params(kernels, filters) -> int:
@@ -28,34 +28,50 @@ def _encoder_params(kernels, filters) -> int:
                                  convention="mac").params for k in kernels)
 
 
+def _sizes_text() -> str:
+    return (f"The project's encoder sizes are not given, so this solution takes those of "
+            f"exercise 8.16: a vocabulary of $V$ = {VOCAB:,} words, descriptions of "
+            f"$L$ = {LENGTH} tokens and $F$ = {FILTERS} filters per kernel size ($2*F$ = "
+            f"{2 * FILTERS} in (iii)); the word-embedding dimension $E$ = {EMBED} is an "
+            f"assumption. Each filter is a 1D convolution of width $k$ over the $E$ embedding "
+            f"channels, with a bias and no padding; its output is max-pooled over the "
+            f"positions, so the item embedding has one value per filter.")
+
+
 def solve_a(sheet: Sheet) -> None:
     import numpy as np
 
     from derive.conv.layers import Layer
     from derive.conv.receptive import receptive_field
 
+    sheet.text(_sizes_text())
+    sheet.table(["quantity", "symbol", "value"],
+                [("vocabulary size", "$V$", VOCAB), ("word-embedding dimension", "$E$", EMBED),
+                 ("filters per kernel size", "$F$", FILTERS),
+                 ("tokens per description", "$L$", LENGTH)],
+                caption="Assumed sizes (the embedding table is $V$×$E$).")
     rows = []
     for name, kernels, filters in CONFIGS:
         params = _encoder_params(kernels, filters)
         entries = (np.zeros((VOCAB, EMBED)).size
                    + sum(np.zeros((filters, EMBED, k)).size + filters for k in kernels))
-        sheet.numeric(params, int(entries), method=f"{name}: entries of the embedding table, "
-                                                   f"filters and biases")
+        sheet.numeric(params, int(entries), why=f"encoder parameters, {name}",
+                      method="entries of the embedding table, the filter banks and the biases, "
+                             "allocated with NumPy")
         widths = [receptive_field([Layer("conv", kernel=k)]).size for k in kernels]
         rows.append((name, len(kernels) * filters, ", ".join(map(str, widths)), params,
                      params - VOCAB * EMBED))
-    try:
-        import torch
-    except ImportError:  # PyTorch is optional
-        torch = None
-    if torch is not None:
-        nn = torch.nn
-        for name, kernels, filters in CONFIGS:
-            mods = nn.ModuleList([nn.Embedding(VOCAB, EMBED)]
-                                 + [nn.Conv1d(EMBED, filters, k) for k in kernels])
-            sheet.numeric(_encoder_params(kernels, filters),
-                          sum(p.numel() for p in mods.parameters()),
-                          method=f"{name}: torch.nn modules (PyTorch installed)")
+    for name, kernels, filters in CONFIGS:
+        def count(torch, kernels=kernels, filters=filters):
+            nn = torch.nn
+            with torch.device("meta"):
+                mods = nn.ModuleList([nn.Embedding(VOCAB, EMBED)]
+                                     + [nn.Conv1d(EMBED, filters, k) for k in kernels])
+            return sum(p.numel() for p in mods.parameters())
+
+        sheet.numeric_if_installed("torch", _encoder_params(kernels, filters), count,
+                                   why=f"encoder parameters, {name}",
+                                   method="PyTorch's Embedding and Conv1d modules")
     sheet.table(["configuration", "item embedding dimension", "n-gram widths",
                  "encoder parameters", "without the embedding table"], rows,
                 caption="Derived; the classification accuracy of each needs training.")
@@ -66,10 +82,15 @@ def solve_b(sheet: Sheet) -> None:
 
     items = 10_000
     dims = [len(k) * f for _, k, f in CONFIGS]
+    sheet.text(f"The item embeddings of part (a): dimension (number of kernel sizes)×"
+               f"(filters per size), i.e. {dims[0]}, {dims[1]} and {dims[2]}. The catalogue "
+               f"size is not given in the course; {items:,} items is an illustrative "
+               f"assumption.")
     rows = [(name, d, dense_cost(d, items, bias=False, convention="mac").flops * items)
             for (name, _, _), d in zip(CONFIGS, dims)]
     sheet.numeric(rows[0][2], items * items * dims[0],
-                  method="one multiply-add per item pair and embedding coordinate")
+                  why=f"multiply-adds for all pairs, {CONFIGS[0][0]}",
+                  method="one multiply-add per ordered item pair and embedding coordinate")
     sheet.table(["configuration", "dimension", f"multiply-adds for all pairs of {items:,} "
                                                "items"], rows,
                 caption="Pairwise cosine similarities of unit-normalized embeddings are one "

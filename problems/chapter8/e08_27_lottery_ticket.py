@@ -7,8 +7,8 @@ with a 10-class head, :func:`derive.arch.summary.summarize`), the number of prun
 weights each sparsity level keeps (PyTorch's rule: ``round(amount * n)`` weights are
 removed), the per-layer weight counts, and the expected per-layer counts under random
 pruning.  The counts are cross-checked with an independent enumeration of the weight shapes
-and, when installed, with a ResNet-18 built from torch.nn modules; the random-pruning
-expectation with seeded random prunings.
+and, where PyTorch is installed, with a ResNet-18 built from its modules (the page is the
+same either way); the random-pruning expectation with seeded random prunings.
 """
 
 from derive.book import Part, Problem, Sheet
@@ -95,27 +95,30 @@ def solve_a(sheet: Sheet) -> None:
     weights = _weighted(_spec().features + _spec().head)
     prunable = sum(w for _, w in weights)
     by_hand = int(sum(math.prod(shape) for shape in _shapes_by_hand()))
-    sheet.numeric(prunable, by_hand, method="conv and dense weight shapes listed stage by "
-                                            "stage and multiplied out")
-    try:
-        import torch
-    except ImportError:  # PyTorch is optional
-        torch = None
-    if torch is not None:
-        model = _torch_resnet18(torch)
-        sheet.numeric(s.params, sum(p.numel() for p in model.parameters()),
-                      method="learnable parameters of a ResNet-18 built from torch.nn "
-                             "modules (PyTorch installed)")
-        pruned_kinds = (torch.nn.Conv2d, torch.nn.Linear)
-        sheet.numeric(prunable, sum(m.weight.numel() for m in model.modules()
-                                    if isinstance(m, pruned_kinds)),
-                      method="weights of its Conv2d and Linear modules (PyTorch installed)")
+    sheet.numeric(prunable, by_hand, why="prunable weights (convolution and dense)",
+                  method="convolution and dense weight shapes listed stage by stage and "
+                         "multiplied out")
+
+    def torch_params(torch):
+        return sum(p.numel() for p in _torch_resnet18(torch).parameters())
+
+    def torch_weights(torch):
+        kinds = (torch.nn.Conv2d, torch.nn.Linear)
+        return sum(m.weight.numel() for m in _torch_resnet18(torch).modules()
+                   if isinstance(m, kinds))
+
+    sheet.numeric_if_installed("torch", s.params, torch_params, why="learnable parameters",
+                               method="a ResNet-18 built from PyTorch's modules")
+    sheet.numeric_if_installed("torch", prunable, torch_weights,
+                               why="prunable weights (convolution and dense)",
+                               method="the weights of its Conv2d and Linear modules")
     rows = []
     for sp in SPARSITIES:
         kept = _kept(prunable, sp)
         exact = prunable - round(Fraction(sp) * prunable)      # exact rational rounding
-        sheet.numeric(kept, exact, method=f"sparsity {sp}: the count removed computed with "
-                                           f"exact rational arithmetic instead of floats")
+        sheet.numeric(kept, exact, why=f"weights kept at {float(sp):.0%} sparsity",
+                      method="the count removed rounded with exact rational arithmetic "
+                             "instead of floats")
         rows.append((f"{float(sp):.0%}", prunable - kept, kept))
     sheet.table(["sparsity", "weights removed", "weights kept"], rows,
                 caption=f"Global unstructured pruning of the {prunable:,} conv and dense "
@@ -153,11 +156,13 @@ def solve_b(sheet: Sheet) -> None:
     smallest = min(sum(weights[i][1] for i in idx) for idx in in_stage.values()) / n
     spread = math.sqrt(kept * smallest * (1 - smallest) * (n - kept) / (n - 1))
     tol = 5 * spread / (kept * smallest) / math.sqrt(draws)
-    sheet.numeric(ratios, [1.0] * len(ratios), tol=round(tol, 4),
+    # the derived expectation, divided by itself, against the simulated mean divided by it
+    sheet.numeric([1.0] * len(ratios), ratios, tol=round(tol, 4),
+                  why="weights kept per stage, as a fraction of the derived expected count",
                   method=f"{draws} random prunings at {float(sp):.0%} (NumPy multivariate "
-                         "hypergeometric draws, seed 827): mean weights kept per stage over "
-                         "the expected count (rounded to 4 decimals); tolerance five standard "
-                         "errors of the smallest stage's mean")
+                         "hypergeometric draws, seed 827), averaged and rounded to 4 "
+                         "decimals; the tolerance is five standard errors of the smallest "
+                         "stage's mean")
     sheet.table(["stage", f"expected weights kept at {float(sp):.0%} (random pruning)"],
                 [(k, f"{float(v):,.0f}") for k, v in stages.items()],
                 caption="Random pruning keeps a uniformly random set of the kept size, so "
@@ -175,8 +180,9 @@ def solve_c(sheet: Sheet) -> None:
     first = weights[0][1]
     last_stage = sum(w for name, w in weights if name.startswith("layer4"))
     sheet.numeric([w for _, w in weights], [math.prod(s) for s in _shapes_by_hand()],
-                  method="per-layer weight counts against the conv and dense weight shapes "
-                         "listed stage by stage and multiplied out")
+                  why="per-layer weight counts",
+                  method="convolution and dense weight shapes listed stage by stage and "
+                         "multiplied out")
     sheet.text(f"The first convolution holds {first / n:.2%} of the weights and the last "
                f"stage {last_stage / n:.1%}: a global threshold can remove most of the late "
                f"layers while barely touching the first. How the trained network actually "

@@ -51,26 +51,31 @@ def solve_3_1(sheet: Sheet) -> None:
     c_in, c_out, K, G, h_out, w_out = syms("C_in C_out K G H_out W_out")
     model = conv_model(2, groups=G)
     params = conv_cost(c_in, c_out, K, (h_out, w_out), groups=G, convention="mac").params
-    sheet.text("Relation: a (grouped) convolution has a weight tensor of shape "
-               "(C_out, C_in/G, K, K) and C_out biases; the count does not involve the image "
-               "size. Symbols: C_in, C_out channel counts, G >= 1 groups dividing both, K "
-               "kernel size; H_out, W_out only enter the FLOPs.")
+    sheet.text("Relation: a (grouped) convolution has a weight tensor with $C_out$ filters of "
+               "$C_in/G$ channels and $K$×$K$ taps, and $C_out$ biases; the count does not "
+               "involve the image size. Symbols: $C_in$, $C_out$ channel counts, $G >= 1$ "
+               "groups dividing both, $K$ kernel size; $H_out$ and $W_out$ only enter the "
+               "FLOPs.")
     sheet.derive("params", [
         (sympy.Add(sympy.Mul(*model.weight_shape, evaluate=False), c_out, evaluate=False),
-         f"the model's weight shape {model.weight_shape} plus one bias per output channel"),
-        (params, "the engine's count (derive.conv.costs.conv_cost)")])
-    sheet.claim(conv_cost(c_in, c_out, K, (2 * h_out, 3 * w_out), groups=G,
-                          convention="mac").params, params,
-                why="the count for a map twice as tall and three times as wide is the same")
+         "the entries of the model's weight tensor plus one bias per output channel"),
+        (params, "the engine's parameter count of a grouped convolution")])
+    sheet.claim(sympy.ImmutableMatrix([[sympy.Derivative(params, h_out),
+                                        sympy.Derivative(params, w_out)]]),
+                sympy.ImmutableMatrix([[0, 0]]),
+                why="the count does not change with the output height or width")
     ex = conv_cost(EX_C_IN, EX_C_OUT, EX_K, 1, convention="mac").params
     sheet.numeric(ex, _entries((EX_C_OUT, EX_C_IN, EX_K, EX_K), (EX_C_OUT,)),
-                  method="entries of a (128, 64, 3, 3) weight array and a (128,) bias array")
+                  method="entries of a NumPy weight array of shape 128 by 64 by 3 by 3 and a "
+                         "bias array of length 128",
+                  why="3×3 convolution from 64 to 128 channels")
     grouped = conv_cost(8, 12, 3, 1, groups=4, convention="mac").params
     sheet.numeric(grouped, _entries((12, 2, 3, 3), (12,)),
-                  method="entries of the (12, 8/4, 3, 3) weights and 12 biases of a 4-group "
-                         "convolution")
+                  method="entries of NumPy weights of shape 12 by 2 by 3 by 3 (8/4 channels "
+                         "per group) and 12 biases",
+                  why="3×3 convolution from 8 to 12 channels in 4 groups")
     sheet.answer("parameters", sympy.Eq(sympy.Symbol("params"), params))
-    sheet.answer("3x3, 64 -> 128", ex)
+    sheet.answer("3 by 3 kernel, 64 to 128 channels", ex)
 
 
 # ------------------------------------------------------------------------------ 3.2
@@ -87,10 +92,11 @@ def solve_3_2(sheet: Sheet) -> None:
     model = conv_model(2)
     shape = model.output_shape
     sheet.text("Relation: the output holds one value per batch element, output channel and "
-               "output position. Symbols: N batch size, C_out output channels, H_out and "
-               "W_out from the output-size formula of section 2.4.")
+               "output position. Symbols: $N$ batch size, $C_out$ output channels, $H_out$ "
+               "and $W_out$ from the output-size formula of section 2.4.")
     sheet.derive("output elements", [
-        (sympy.Mul(*shape, evaluate=False), f"the model's output shape {shape}"),
+        (sympy.Mul(*shape, evaluate=False),
+         "the product of the model's output shape: batch, channels, height, width"),
         (N * c_out * output_size(H, K, P, S, D) * output_size(W, K, P, S, D),
          "the output-size formula on each axis")], assume=["P >= 0"])
     cfg = dict(stride=2, padding=1)
@@ -99,8 +105,9 @@ def solve_3_2(sheet: Sheet) -> None:
     count = int(np.prod(small.output_shape))
     y = conv2d(np.zeros((2, 3, 9, 7)), np.zeros((4, 3, 3, 3)), **cfg)
     sheet.numeric(count, int(y.size),
-                  method="size of the NumPy output of a 3x3, stride-2, padding-1 convolution "
-                         "of a (2, 3, 9, 7) batch to 4 channels")
+                  method="the number of entries of the array NumPy computes",
+                  why="a 3×3 convolution, stride 2, padding 1, from 3 to 4 channels, on a "
+                      "batch of 2 images of 9×7")
     sheet.answer("output elements", sympy.Eq(sympy.Symbol("elements"),
                                              sympy.Mul(*shape)))
 
@@ -115,9 +122,9 @@ def solve_3_3(sheet: Sheet) -> None:
     c_in, c_out, K, h_out, w_out = syms("C_in C_out K H_out W_out")
     macs = conv_cost(c_in, c_out, K, (h_out, w_out), bias=False, convention="mac")
     flops = macs.to("flop2")
-    sheet.text("Relation: every output element is a dot product of length C_in K^2, i.e. "
-               "C_in K^2 multiply-adds; convention: one multiply-add counts as 2 FLOPs "
-               "(a multiplication and an addition). Symbols as in 3.1, groups 1, no bias "
+    sheet.text("Relation: every output element is a dot product of length $C_in*K**2$, that "
+               "is $C_in*K**2$ multiply-adds; convention: one multiply-add counts as 2 FLOPs "
+               "(a multiplication and an addition). Symbols as in 3.1, one group, no bias "
                "(a bias adds one addition per output element, folded into the first "
                "accumulation by the engine).")
     sheet.derive("multiply-adds", [
@@ -125,16 +132,17 @@ def solve_3_3(sheet: Sheet) -> None:
          "output elements (per image) times the dot-product length"),
         (macs.flops, "the engine's count (convention: multiply-adds)")])
     sheet.derive("FLOPs", [
-        (sympy.Mul(2, macs.flops, evaluate=False), "2 FLOPs per multiply-add"),
+        (sympy.Mul(2, c_out * h_out * w_out, c_in * K**2, evaluate=False),
+         "2 FLOPs per multiply-add, times the multiply-adds above"),
         (flops.flops, "the engine's count in the 2-FLOP convention")])
     small = dict(c_in=3, c_out=4, k=3, h_out=5, w_out=6)
     value = conv_cost(3, 4, 3, (5, 6), bias=False, convention="flop2").flops
     sheet.numeric(value, 2 * _count_macs(**small),
-                  method="twice the multiply-adds counted in explicit loops (C_in = 3, "
-                         "C_out = 4, K = 3, a 5 x 6 output)")
+                  method="twice the multiply-adds counted in explicit loops",
+                  why="FLOPs for $C_in == 3$, $C_out == 4$, $K == 3$ and a 5×6 output")
     ex = conv_cost(EX_C_IN, EX_C_OUT, EX_K, 56, bias=False, convention="flop2").flops
     sheet.answer("FLOPs (1 multiply-add = 2 FLOPs)", sympy.Eq(sympy.Symbol("FLOPs"), flops.flops))
-    sheet.answer("3x3, 64 -> 128 on a 56 x 56 output", ex)
+    sheet.answer("3 by 3 kernel, 64 to 128 channels, 56 by 56 output", ex)
 
 
 # ------------------------------------------------------------------------------ 3.4
@@ -142,7 +150,7 @@ def solve_3_4(sheet: Sheet) -> None:
     import numpy as np
     import sympy
 
-    from derive.conv.costs import dense_cost, pointwise_cost
+    from derive.conv.costs import conv_cost, dense_cost, pointwise_cost
     from derive.conv.model import conv_model
     from derive.numeric import conv2d
     from derive.symbols import syms
@@ -150,25 +158,35 @@ def solve_3_4(sheet: Sheet) -> None:
     c_in, c_out, H, W = syms("C_in C_out H W")
     model = conv_model(2, kernel=1, stride=1, padding=0, dilation=1)
     eq = model.equation
-    sheet.text("Relation: with K = 1 the only tap is (0, 0), so output pixel (i, j) is a dense "
-               "layer applied to the channel vector of input pixel (i, j), the same matrix "
-               "at every pixel; it mixes channels and has no spatial extent. Symbols: C_in, "
-               "C_out channels; H, W the map size (unchanged).")
-    sheet.derive(eq.lhs, [(eq.rhs, "definition: the model at K = 1, S = 1, P = 0")])
+    sheet.text("Relation: with $K == 1$ the only tap is $u == 0$, $v == 0$, so the output "
+               "pixel at row $i$, column $j$ is a dense layer applied to the channel vector of "
+               "the input pixel at the same place, the same matrix at every pixel; it mixes "
+               "channels and has no spatial extent. Symbols: $C_in$, $C_out$ channels; $H$, "
+               "$W$ the map size (unchanged).")
+    sheet.derive(eq.lhs, [(eq.rhs, "definition: the model at $K == 1$, $S == 1$, $P == 0$")])
     params = pointwise_cost(c_in, c_out, (H, W), convention="mac").params
-    sheet.claim(params, dense_cost(c_in, c_out, convention="mac").params,
-                why="a 1 x 1 convolution has exactly the parameters of a C_in -> C_out dense "
-                    "layer: C_in C_out + C_out")
+    K = syms("K")[0]
+    general = conv_cost(c_in, c_out, K, (H, W), convention="mac").params
+    with sympy.evaluate(False):
+        at_one = general.xreplace({K: sympy.Integer(1)})
+    sheet.derive("parameters", [
+        (at_one, "the engine's count of a $K$×$K$ convolution, at $K == 1$"),
+        (dense_cost(c_in, c_out, convention="mac").params,
+         "the engine's count of a dense layer from $C_in$ inputs to $C_out$ outputs: the "
+         "same number")])
     rng = np.random.default_rng(0)
     x = rng.integers(-4, 5, size=(2, 5, 4, 3)).astype(float)
     w = rng.integers(-4, 5, size=(6, 5, 1, 1)).astype(float)
     b = rng.integers(-4, 5, size=6).astype(float)
     per_pixel = np.einsum("oc,nchw->nohw", w[:, :, 0, 0], x) + b[None, :, None, None]
-    sheet.numeric(_ints(conv2d(x, w, b)),
-                  _ints(per_pixel),
+    sheet.numeric(_ints(conv2d(x, w, b)).ravel(),
+                  _ints(per_pixel).ravel(),
                   method="the same matrix applied to the channel vector of every pixel "
-                         "(numpy.einsum), 5 -> 6 channels on a 2 x 4 x 3 batch")
-    sheet.answer("1 x 1 convolution parameters", sympy.Eq(sympy.Symbol("params"), params))
+                         "(NumPy's einsum)",
+                  why="a 1×1 convolution from 5 to 6 channels on a batch of 2 maps of 4×3 "
+                      "(input, weights, biases: random integers from $-4$ to $4$, in that "
+                      "order, NumPy's default generator, seed 0)")
+    sheet.answer("parameters of a 1 by 1 convolution", sympy.Eq(sympy.Symbol("params"), params))
 
 
 # ------------------------------------------------------------------------------ 3.5
@@ -179,26 +197,32 @@ def solve_3_5(sheet: Sheet) -> None:
     from derive.symbols import syms
 
     c_in, c_out, k, h, w = syms("C_in C_out k H_out W_out")
-    sheet.text("Relation: a depthwise k x k convolution (one filter per input channel) "
-               "followed by a 1 x 1 convolution costs 1/C_out + 1/k^2 of a standard k x k "
-               "convolution, for parameters and FLOPs alike (no biases, same output size). "
-               "Symbols: C_in, C_out channels, k kernel size.")
+    sheet.text("Relation: a depthwise $k$×$k$ convolution (one filter per input channel) "
+               "followed by a 1×1 convolution costs $C_out**(-1) + k**(-2)$ of a standard "
+               "$k$×$k$ convolution, for parameters and FLOPs alike (no biases, same output "
+               "size). Symbols: $C_in$, $C_out$ channels, $k$ kernel size.")
     sheet.table(["layer", "multiply-adds"], [
-        ("depthwise k x k", depthwise_cost(c_in, k, (h, w), bias=False, convention="mac").flops),
-        ("pointwise 1 x 1", pointwise_cost(c_in, c_out, (h, w), bias=False,
-                                           convention="mac").flops)],
+        ("depthwise $k$×$k$", depthwise_cost(c_in, k, (h, w), bias=False,
+                                             convention="mac").flops),
+        ("pointwise 1×1", pointwise_cost(c_in, c_out, (h, w), bias=False,
+                                         convention="mac").flops)],
         caption="The engine's costs of the two factors.")
     identity = separable_ratio("mac")
-    sheet.derive("separable / standard", list(identity.steps))
+    whys = ("depthwise plus pointwise cost over standard cost",
+            "factor $H_out*W_out*C_in$ out of both", "cancel the common factor",
+            "split the fraction")
+    sheet.derive("separable / standard", [(e, why) for (e, _), why in zip(identity.steps, whys)])
     small = dict(c_in=3, c_out=5, k=3, h_out=4, w_out=4)
     std = _count_macs(**small)
     dw = _count_macs(3, 3, 3, 4, 4, groups=3)
     pw = _count_macs(3, 5, 1, 4, 4)
     sheet.numeric(ratio_value(identity, C_out=5, k=3), sympy.Rational(dw + pw, std),
                   method="multiply-adds counted in explicit loops for the depthwise, pointwise "
-                         "and standard layers (C_in = 3, C_out = 5, k = 3, 4 x 4 output)")
+                         "and standard layers",
+                  why="the ratio for $C_in == 3$, $C_out == 5$, $k == 3$ and a 4×4 output")
     sheet.answer("cost ratio", identity.rhs)
-    sheet.answer("3x3, 64 -> 128", ratio_value(identity, C_out=EX_C_OUT, k=EX_K))
+    sheet.answer("3 by 3 kernel, 64 to 128 channels",
+                 ratio_value(identity, C_out=EX_C_OUT, k=EX_K))
 
 
 PROBLEM = Problem(
@@ -213,9 +237,9 @@ PROBLEM = Problem(
         Part("3.3", "FLOPs: count the arithmetic, one dot product over channels and taps "
                     "per output value, and state the convention.",
              solve_3_3),
-        Part("3.4", "1 x 1 convolution: a kernel of size one, channel mixing only.", solve_3_4),
+        Part("3.4", "1×1 convolution: a kernel of size one, channel mixing only.", solve_3_4),
         Part("3.5", "Depthwise-separable convolution: filter each channel spatially, then "
-                    "mix channels with a 1 x 1 layer. How much cheaper is it?",
+                    "mix channels with a 1×1 layer. How much cheaper is it?",
              solve_3_5),
     ),
 )

@@ -5,11 +5,11 @@ with the same dense-layer rule: a product of an N x d matrix with a d x N one is
 maps of d inputs and N outputs); sizes from :func:`derive.conv.shapes.output_size`; the
 Toeplitz view from :mod:`derive.numeric.toeplitz`.  Cross-checks: entries of NumPy arrays,
 multiply-adds counted in explicit loops, and the patch embedding computed as
-reshape-and-multiply against the engine's strided convolution (and PyTorch's when it is
-installed).
+reshape-and-multiply against the engine's strided convolution (and PyTorch's where it is
+installed; the page reads the same either way).
 """
 
-from derive.book import Part, Problem, Sheet
+from derive.book import EXPLANATION, Part, Problem, Sheet
 
 SEED = 0
 VIT_SIZE, VIT_PATCH, VIT_DIM, VIT_CHANNELS = 224, 16, 768, 3
@@ -22,14 +22,6 @@ def _ints(a):
 
     a = np.asarray(a, dtype=float)
     return np.rint(a).astype(np.int64) if np.all(a == np.rint(a)) else a
-
-
-def _torch():
-    try:
-        import torch
-    except ImportError:  # PyTorch is optional
-        return None
-    return torch
 
 
 def _attention_macs(n: int, d: int) -> int:
@@ -60,6 +52,7 @@ def _attention_mixing(tokens, width):
 # ------------------------------------------------------------------------------ 9.1
 def solve_9_1(sheet: Sheet) -> None:
     import numpy as np
+    import sympy
 
     from derive.conv.costs import conv_cost, dense_cost
     from derive.numeric.toeplitz import conv2d_matrix
@@ -68,28 +61,42 @@ def solve_9_1(sheet: Sheet) -> None:
     c_in, c_out, K, H, W = syms("C_in C_out K H W")
     conv = conv_cost(c_in, c_out, K, (H, W), convention="mac").params
     dense = dense_cost(c_in * H * W, c_out * H * W, convention="mac").params
-    sheet.text("Relation: a convolution builds in locality (each output reads a K x K "
+    sheet.text("Relation: a convolution builds in locality (each output reads a $K$×$K$ "
                "window, section 1.1) and translation equivariance (section 1.3) by sharing one "
-               "small kernel, so its parameter count C_out C_in K^2 + C_out does not depend on "
-               "the image; a dense layer between the same C_in x H x W and C_out x H x W maps "
-               "grows like (H W)^2. Symbols: C_in, C_out channels, K kernel, H x W map (stride "
-               "1, 'same' padding).")
-    sheet.claim(conv_cost(c_in, c_out, K, (2 * H, 2 * W), convention="mac").params, conv,
-                why="doubling the image leaves the convolution's parameters unchanged")
+               "small kernel, so its parameter count $C_out*C_in*K**2 + C_out$ does not depend "
+               "on the image; a dense layer between the same maps, $C_in$ and $C_out$ channels "
+               "of $H$×$W$, grows like $(H*W)**2$. Symbols: $C_in$, $C_out$ channels, $K$ "
+               "kernel, an $H$×$W$ map (stride 1, 'same' padding).")
+    sheet.claim(sympy.ImmutableMatrix([[sympy.Derivative(conv, H), sympy.Derivative(conv, W)]]),
+                sympy.ImmutableMatrix([[0, 0]]),
+                why="the engine's count of the convolution's parameters does not change with "
+                    "the image height or width")
+    pixels = sympy.Mul(H, W, evaluate=False)
     sheet.derive("dense parameters", [
-        (dense, "the engine's dense-layer count on the flattened maps"),
-        (c_in * c_out * (H * W) ** 2 + c_out * H * W, "collect")])
+        (sympy.Add(sympy.Mul(sympy.Mul(c_in, pixels, evaluate=False),
+                             sympy.Mul(c_out, pixels, evaluate=False), evaluate=False),
+                   sympy.Mul(c_out, pixels, evaluate=False), evaluate=False),
+         "one weight per pair of input and output entries of the flattened maps, one bias "
+         "per output entry"),
+        (dense, "the engine's dense-layer count"),
+        (sympy.Add(sympy.Mul(c_in, c_out, sympy.Pow(pixels, 2, evaluate=False),
+                             evaluate=False), sympy.Mul(c_out, pixels, evaluate=False),
+                   evaluate=False), "collect $H*W$")])
     rng = np.random.default_rng(SEED)
     kernel = rng.permutation(np.arange(1, 50))[:9].reshape(1, 1, 3, 3).astype(float)
+    sheet.matrix("w", sympy.Matrix(_ints(kernel[0, 0])),
+                 caption="A 3×3 kernel with 9 distinct weights (the first 9 of a random "
+                         f"ordering of 1 to 49, NumPy's default generator, seed {SEED}).")
     mat = conv2d_matrix((1, 5, 5), kernel, padding=1).toarray()
     distinct = len(set(np.rint(mat[mat != 0]).astype(int).tolist()))
     sheet.numeric(distinct, int(kernel.size),
-                  method="distinct nonzero values of the 25 x 25 matrix of a 3x3 'same' "
-                         "convolution on a 5 x 5 image (sparse Toeplitz builder): the 625 "
-                         "entries of a dense layer collapse to the 9 kernel weights")
-    rows = [(f"{n} x {n}", conv_cost(64, 64, 3, n, convention="mac").params,
+                  method="the number of weights of the kernel",
+                  why="distinct nonzero values of the 25×25 matrix of this 'same' convolution "
+                      "on a 5×5 image (the engine's sparse Toeplitz builder): the 625 entries "
+                      "of a dense layer collapse to the 9 kernel weights")
+    rows = [(f"{n}×{n}", conv_cost(64, 64, 3, n, convention="mac").params,
              dense_cost(64 * n * n, 64 * n * n, convention="mac").params) for n in (8, 32, 224)]
-    sheet.table(["map", "3x3 conv, 64 -> 64", "dense, same maps"], rows,
+    sheet.table(["map", "3×3 convolution, 64 to 64 channels", "dense layer, same maps"], rows,
                 caption="Parameters as the image grows (the engine's counts).")
     sheet.answer("conv parameters", conv)
 
@@ -105,28 +112,37 @@ def solve_9_2(sheet: Sheet) -> None:
     H, W, K = syms("H W K")
     dense = dense_cost(H * W, H * W, bias=False, convention="mac").params
     conv = conv_cost(1, 1, K, (H, W), bias=False, convention="mac").params
-    sheet.text("Relation: for one-channel H x W maps in and out, a dense layer has (H W)^2 "
-               "weights and a K x K convolution K^2, a ratio of (H W)^2/K^2. Fewer free "
-               "parameters, each seeing every position of every image, is what lets a CNN "
-               "learn from fewer examples. Symbols: H, W map size, K kernel, no biases.")
+    sheet.text("Relation: for one-channel maps of $H$×$W$ in and out, a dense layer has "
+               "$(H*W)**2$ weights and a $K$×$K$ convolution $K**2$, a ratio of "
+               "$(H*W)**2/K**2$. Fewer free parameters, each seeing every position of every "
+               "image, is what lets a CNN learn from fewer examples. Symbols: $H$, $W$ map "
+               "size, $K$ kernel, no biases.")
     ratio = sympy.simplify(dense / conv)
     sheet.derive("dense / conv", [
-        (sympy.Mul(dense, sympy.Pow(conv, -1, evaluate=False), evaluate=False),
-         "the engine's two counts"),
-        (ratio, "simplify")])
+        (sympy.Mul(sympy.Mul(H * W, H * W, evaluate=False),
+                   sympy.Pow(sympy.Mul(K, K, evaluate=False), -1, evaluate=False),
+                   evaluate=False),
+         "one dense weight per pair of input and output positions, over one convolution "
+         "weight per tap"),
+        (ratio, "the engine's two counts, divided"),
+        (sympy.Mul(sympy.Pow(sympy.Mul(H, W, evaluate=False), 2, evaluate=False),
+                   sympy.Pow(K, -2), evaluate=False), "collect $H*W$")],
+        label="parameter ratio")
     n, k = 28, 3
     value = ratio.subs({H: n, W: n, K: k})
     sheet.numeric(value, sympy.Rational(np.zeros((n * n, n * n)).size, np.zeros((k, k)).size),
-                  method="entries of a 784 x 784 weight matrix over those of a 3 x 3 kernel "
-                         "(a 28 x 28 image)")
-    sheet.explain("Every weight of the convolution is used at all H_out W_out positions of "
-                  "every training image, so each training example provides H_out W_out "
+                  method="the entries of a 784×784 weight matrix over those of a 3×3 kernel",
+                  why="the ratio for a 28×28 image and $K == 3$")
+    sheet.explain("Every weight of the convolution is used at all $H_out*W_out$ positions of "
+                  "every training image, so each training example provides $H_out*W_out$ "
                   "samples for the same 9 numbers; the dense layer must learn each of its "
                   "weights from one position only. The parameter ratio above is the factor by "
                   "which the hypothesis space shrinks.",
-                  rests_on=["derive.conv.costs.dense_cost", "derive.conv.costs.conv_cost"])
-    sheet.answer("parameter ratio", ratio)
-    sheet.answer("28 x 28, K = 3", value)
+                  rests_on=["parameter ratio"])
+    sheet.answer("parameter ratio", sympy.Mul(sympy.Pow(sympy.Mul(H, W, evaluate=False), 2,
+                                                        evaluate=False),
+                                              sympy.Pow(K, -2), evaluate=False))
+    sheet.answer("28 by 28 image, K = 3", value)
 
 
 # ------------------------------------------------------------------------------ 9.3
@@ -140,24 +156,28 @@ def solve_9_3(sheet: Sheet) -> None:
     p = sym("p", nonnegative=False)      # a patch size here, not a padding
     attn = _attention_mixing(N, d)
     dw = depthwise_cost(d, K, (H / p, W / p), bias=False, convention="mac").flops
-    sheet.text("Relation: mixing information across N tokens of width d costs 2 N^2 d "
-               "multiply-adds in self-attention (scores Q K^T, then the weighted sum A V; the "
-               "projections add 4 N d^2) against N K^2 d for a K x K depthwise convolution on "
-               "the token grid: attention costs 2N/K^2 times more and is global, the "
-               "convolution is local. Hybrid models use convolutions early (large N) and "
-               "attention late (small N). Symbols: N = (H/p)(W/p) tokens for patch size p, d "
-               "width, K kernel.")
-    sheet.claim(attn, 2 * N**2 * d,
-                why="the engine's dense-layer rule applied to Q K^T and A V")
+    sheet.text("Relation: mixing information across $N$ tokens of width $d$ costs "
+               "$2*N**2*d$ multiply-adds in self-attention (the scores, query times key "
+               "transposed, then the weighted sum of the values; the projections add "
+               "$4*N*d**2$) against $N*K**2*d$ for a $K$×$K$ depthwise convolution on the "
+               "token grid: attention costs $2*N/K**2$ times more and is global, the "
+               "convolution is local. Hybrid models use convolutions early (large $N$) and "
+               "attention late (small $N$). Symbols: $N == H*W/p**2$ tokens for a patch size "
+               "$p$, $d$ width, $K$ kernel.")
+    sheet.claim(sympy.Add(sympy.Mul(N, N, d, evaluate=False), sympy.Mul(N, d, N, evaluate=False),
+                          evaluate=False), attn,
+                why="the scores are $N*N$ dot products of length $d$; the weighted sum gives "
+                    "$N*d$ outputs, each a sum over $N$ tokens; against the engine's dense-layer "
+                    "rule applied to both products")
     ratio = sympy.Mul(attn.subs(N, H * W / p**2), sympy.Pow(dw, -1, evaluate=False),
                       evaluate=False)
     ratio_value = sympy.simplify(attn.subs(N, H * W / p**2) / dw)
     sheet.derive("attention / depthwise conv", [
-        (ratio, "N = H W/p^2 tokens on an H/p x W/p grid"),
-        (ratio_value, "simplify: 2N/K^2")])
+        (ratio, "$N == H*W/p**2$ tokens on a grid of $H/p$ by $W/p$"),
+        (ratio_value, "simplify: $2*N/K**2$")])
     sheet.numeric(_attention_mixing(12, 5), _attention_macs(12, 5),
-                  method="multiply-adds counted in the explicit loops of Q K^T and A V "
-                         "(N = 12, d = 5)")
+                  method="multiply-adds counted in the explicit loops of the two products",
+                  why="the cost of attention for $N == 12$, $d == 5$")
     sheet.answer("attention mixing", attn)
     sheet.answer("ratio to a depthwise conv", ratio_value)
 
@@ -165,6 +185,7 @@ def solve_9_3(sheet: Sheet) -> None:
 # ------------------------------------------------------------------------------ 9.4
 def solve_9_4(sheet: Sheet) -> None:
     import numpy as np
+    import sympy
 
     from derive.conv.costs import conv_cost
     from derive.conv.shapes import output_size
@@ -173,21 +194,28 @@ def solve_9_4(sheet: Sheet) -> None:
 
     m, n, D, C = syms("m n D C")
     p = sym("p", nonnegative=False)      # a patch size here, not a padding
-    sheet.text("Relation: a vision transformer cuts the H x W image into N = (H/p)(W/p) "
-               "patches of p x p pixels and maps each flattened patch (C p^2 values) to a "
-               "D-vector with one shared linear map: exactly a convolution with kernel p and "
-               "stride p, with C p^2 D + D parameters. Symbols: p patch size dividing "
-               "H = p m and W = p n, C input channels, D embedding width.")
+    sheet.text("Relation: a vision transformer cuts the $H$×$W$ image into $N == H*W/p**2$ "
+               "patches of $p$×$p$ pixels and maps each flattened patch ($C*p**2$ values) to a "
+               "vector of length $D$ with one shared linear map: exactly a convolution with "
+               "kernel $p$ and stride $p$, with $C*p**2*D + D$ parameters. Symbols: $p$ patch "
+               "size dividing $H == p*m$ and $W == p*n$, $C$ input channels, $D$ embedding "
+               "width.")
     sheet.claim(output_size(p * m, p, 0, p) * output_size(p * n, p, 0, p), m * n,
-                why="kernel p at stride p tiles a p m x p n image into m n patches")
+                why="kernel $p$ at stride $p$ tiles an image of $p*m$ by $p*n$ into $m*n$ "
+                    "patches")
     params = conv_cost(C, D, p, 1, convention="mac").params
-    sheet.claim(params, C * p**2 * D + D, why="the patch projection's weights and biases")
+    sheet.claim(sympy.Mul(D, C * p**2 + 1, evaluate=False), params,
+                why="$D$ outputs, each with $C*p**2$ weights and one bias, against the engine's "
+                    "count for the convolution")
     side = output_size(VIT_SIZE, VIT_PATCH, 0, VIT_PATCH)
     tokens = side * side
     vit = conv_cost(VIT_CHANNELS, VIT_DIM, VIT_PATCH, side, convention="mac").params
     sheet.numeric(vit, int(np.zeros((VIT_DIM, VIT_CHANNELS * VIT_PATCH**2)).size
                            + np.zeros(VIT_DIM).size),
-                  method="entries of a 768 x 768 projection matrix and 768 biases")
+                  method="the entries of a NumPy projection matrix of 768×768 (each row a "
+                         "flattened 3×16×16 patch filter) and 768 biases",
+                  why="parameters of the patch embedding for $p == 16$, $D == 768$, 3 "
+                      "channels")
     rng = np.random.default_rng(SEED)
     c, h, w, q, e = 3, 8, 12, 4, 5
     img = rng.integers(-3, 4, size=(1, c, h, w))
@@ -197,19 +225,33 @@ def solve_9_4(sheet: Sheet) -> None:
                .reshape(-1, c * q * q))
     tokens_small = patches @ weight.reshape(e, -1).T + bias          # (N, D)
     conv = conv2d(img.astype(float), weight.astype(float), bias.astype(float), stride=q)
-    sheet.numeric(_ints(conv[0].reshape(e, -1).T), tokens_small,
-                  method="patches cut with reshape/transpose and multiplied by the flattened "
-                         "kernel (NumPy) against the engine's stride-4, kernel-4 convolution "
-                         "of an 8 x 12 integer image")
-    torch = _torch()
-    if torch is not None:
-        layer = torch.nn.Conv2d(VIT_CHANNELS, VIT_DIM, VIT_PATCH, stride=VIT_PATCH)
-        sheet.numeric(vit, sum(t.numel() for t in layer.parameters()),
-                      method="torch.nn.Conv2d(3, 768, 16, stride=16) parameter count "
-                             "(PyTorch installed)")
-        out = layer(torch.zeros(1, VIT_CHANNELS, VIT_SIZE, VIT_SIZE))
-        sheet.numeric(tokens, int(out.shape[-1] * out.shape[-2]),
-                      method="PyTorch output grid of a 224 x 224 image (PyTorch installed)")
+    sheet.numeric(_ints(conv[0].reshape(e, -1).T).ravel(), tokens_small.ravel(),
+                  method="patches cut out with NumPy's reshape and transpose, multiplied by "
+                         "the flattened kernels",
+                  why="the engine's convolution with kernel 4 at stride 4 of a 3-channel "
+                      "8×12 image to 5 channels (image, weights, biases: random integers from "
+                      f"$-3$ to $3$, NumPy's default generator, seed {SEED}), one row of 5 "
+                      "numbers per patch")
+
+    def torch_layer(torch):
+        torch.manual_seed(SEED)
+        return torch.nn.Conv2d(VIT_CHANNELS, VIT_DIM, VIT_PATCH, stride=VIT_PATCH,
+                               dtype=torch.float64)
+
+    sheet.numeric_if_installed(
+        "torch", vit, lambda torch: sum(t.numel() for t in torch_layer(torch).parameters()),
+        method="PyTorch's Conv2d in float64 (3 to 768 channels, kernel 16, stride 16): its "
+               "number of parameters",
+        why="parameters of the patch embedding")
+
+    def torch_tokens(torch):
+        out = torch_layer(torch)(torch.zeros(1, VIT_CHANNELS, VIT_SIZE, VIT_SIZE,
+                                             dtype=torch.float64))
+        return int(out.shape[-1] * out.shape[-2])
+
+    sheet.numeric_if_installed("torch", tokens, torch_tokens,
+                               method="PyTorch's Conv2d in float64: the size of its output grid",
+                               why="tokens of a 224×224 image")
     sheet.answer("tokens at 224, p = 16", tokens)
     sheet.answer("patch-embedding parameters (D = 768)", vit)
 
@@ -218,20 +260,24 @@ def solve_9_4(sheet: Sheet) -> None:
 def solve_9_5(sheet: Sheet) -> None:
     import sympy
 
-    from derive.conv.costs import conv_cost, flop_scaling
+    from derive.conv.costs import conv_cost
     from derive.symbols import syms
 
     H, W, d, K, r = syms("H W d K r")
     conv = conv_cost(d, d, K, (H, W), bias=False, convention="mac").flops
     attn = _attention_mixing(H * W, d)
-    sheet.text("Relation: at full resolution (one token per pixel) a K x K convolution costs "
-               "H W K^2 d^2 multiply-adds, linear in the number of pixels, while global "
-               "attention costs 2 (H W)^2 d, quadratic; scaling the resolution by r "
-               "multiplies the first by r^2 and the second by r^4. This is why dense "
+    sheet.text("Relation: at full resolution (one token per pixel) a $K$×$K$ convolution "
+               "costs $H*W*K**2*d**2$ multiply-adds, linear in the number of pixels, while "
+               "global attention costs $2*(H*W)**2*d$, quadratic; scaling the resolution by "
+               "$r$ multiplies the first by $r**2$ and the second by $r**4$. This is why dense "
                "prediction at high resolution and vision on small devices still rely on "
-               "convolutions. Symbols: H x W feature map, d channels, K kernel, r > 0 scale.")
-    identity = flop_scaling("resolution")
-    sheet.derive("conv FLOPs at resolution r", list(identity.steps))
+               "convolutions. Symbols: $H$×$W$ feature map, $d$ channels, $K$ kernel, $r > 0$ "
+               "scale.")
+    scaled_conv = conv_cost(d, d, K, (r * H, r * W), bias=False, convention="mac").flops
+    sheet.derive("conv multiply-adds at resolution r", [
+        (scaled_conv, "the engine's cost of the same layer on a map of $r*H$ by $r*W$"),
+        (sympy.Mul(r**2, conv, evaluate=False),
+         "$r**2$ times the cost at the original resolution")])
     scaled = _attention_mixing(r**2 * H * W, d)
     sheet.claim(sympy.Mul(scaled, sympy.Pow(attn, -1, evaluate=False), evaluate=False), r**4,
                 why="global attention: the pixel count enters squared")
@@ -244,12 +290,13 @@ def solve_9_5(sheet: Sheet) -> None:
     for side in (14, 56, 224):
         c_val = conv.subs({H: side, W: side, d: 64, K: 3})
         a_val = attn.subs({H: side, W: side, d: 64})
-        rows.append((f"{side} x {side}", c_val, a_val, f"{a_val / c_val:.1f}"))
-    sheet.table(["map (d = 64, K = 3)", "conv multiply-adds", "attention multiply-adds",
-                 "ratio"], rows, caption="The gap grows with the number of pixels.")
+        rows.append((f"{side}×{side}", c_val, a_val, f"{float(a_val / c_val):.1f}"))
+    sheet.table(["map ($d == 64$, $K == 3$)", "convolution multiply-adds",
+                 "attention multiply-adds", "ratio"], rows,
+                caption="The gap grows with the number of pixels.")
     sheet.numeric(_attention_mixing(6 * 6, 4), _attention_macs(36, 4),
-                  method="multiply-adds of attention over the 36 pixels of a 6 x 6 map with "
-                         "d = 4, counted in explicit loops")
+                  method="multiply-adds counted in explicit loops",
+                  why="the cost of attention over the 36 pixels of a 6×6 map with $d == 4$")
     sheet.answer("attention / conv", gap)
 
 
@@ -263,7 +310,7 @@ PROBLEM = Problem(
              solve_9_1),
         Part("9.2", "Data efficiency: why shared weights need fewer training examples than "
                     "a dense layer.",
-             solve_9_2),
+             solve_9_2, scope=EXPLANATION),
         Part("9.3", "Hybrid models: convolutions and attention in one network. Compare "
                     "their costs.",
              solve_9_3),

@@ -13,6 +13,7 @@ SEED = 0
 
 # a small network for the shape and receptive-field tests: (kind, kernel, stride, padding)
 NET = (("conv", 3, 1, 1), ("conv", 3, 2, 1), ("maxpool", 2, 2, 0), ("conv", 3, 1, 1))
+_KINDS = {"conv": "convolution", "maxpool": "max pooling"}
 
 
 def _ints(a):
@@ -36,15 +37,17 @@ def solve_10_1(sheet: Sheet) -> None:
 
     N, c_out, H, W, K, P, S, D = syms("N C_out H W K P S D")
     shape = conv_model(2).output_shape
-    sheet.text("Relation: a convolution maps an (N, C_in, H, W) batch to (N, C_out, H_out, "
-               "W_out) with H_out and W_out from section 2.4; pooling keeps the channels. "
-               "Writing these four numbers after every layer catches most implementation "
-               "errors. Symbols as in section 2.4, N batch, C_out output channels.")
+    sheet.text("Relation: a convolution maps a batch of $N$ images with $C_in$ channels of "
+               "$H$×$W$ to $N$ outputs with $C_out$ channels of $H_out$×$W_out$, with $H_out$ "
+               "and $W_out$ from section 2.4; pooling keeps the channels. Writing these four "
+               "numbers (batch, channels, height, width) after every layer catches most "
+               "implementation errors. Symbols as in section 2.4, $N$ batch, $C_out$ output "
+               "channels.")
     sheet.claim(sympy.ImmutableMatrix([list(shape)]),
                 sympy.ImmutableMatrix([[N, c_out, output_size(H, K, P, S, D),
                                         output_size(W, K, P, S, D)]]), assume=["P >= 0"],
-                why="the shape derived from the model against the output-size formula on "
-                    "each axis")
+                why="the output shape of the model (batch, channels, height, width) against "
+                    "the output-size formula on each axis")
     h, w, c = 20, 15, 3
     engine, numpy_shapes = [], []
     x = np.zeros((2, c, h, w))
@@ -59,10 +62,13 @@ def solve_10_1(sheet: Sheet) -> None:
         engine.append([2, c, h, w])
         numpy_shapes.append(list(x.shape))
     sheet.table(["layer", "kernel", "stride", "padding", "shape after"],
-                [(kind, k, s, p, tuple(e)) for (kind, k, s, p), e in zip(NET, engine)],
-                caption="Shapes from the engine's size formulas for a 2 x 3 x 20 x 15 batch.")
-    sheet.numeric(engine, numpy_shapes,
-                  method="shapes of the arrays NumPy produces when the layers are run")
+                [(_KINDS[kind], k, s, p, tuple(e)) for (kind, k, s, p), e in zip(NET, engine)],
+                caption="A small test network and the shapes (batch, channels, height, width) "
+                        "from the engine's size formulas for a batch of 2 images with 3 "
+                        "channels of 20×15; every convolution has 8 output channels.")
+    sheet.numeric([v for e in engine for v in e], [v for e in numpy_shapes for v in e],
+                  method="the shapes of the arrays NumPy produces when the layers are run",
+                  why="the four shapes above, listed one after the other")
     sheet.answer("output shape", sympy.Tuple(*shape))
 
 
@@ -74,11 +80,11 @@ def solve_10_2(sheet: Sheet) -> None:
     w, a, b = (sympy.Symbol(n, real=True) for n in ("w", "a", "b"))
     v = (w - a) / (b - a)
     assume = ["w real", "a real", "b real", "b > a"]
-    sheet.text("Relation: to display a filter, its weights are rescaled by v = (w - a)/(b - a) "
-               "with a = min w and b = max w over the filter, which maps the smallest weight "
-               "to 0 (black), the largest to 1 (white) and preserves the order. Symbols: w a "
-               "weight, a < b the filter's minimum and maximum (a constant filter is shown "
-               "flat).")
+    sheet.text("Relation: to display a filter, each weight $w$ is rescaled to "
+               "$v == (w - a)/(b - a)$ with $a$ and $b$ the smallest and the largest weight of "
+               "the filter, which maps the smallest weight to 0 (black), the largest to 1 "
+               "(white) and preserves the order. Symbols: $w$ a weight, $a < b$ the filter's "
+               "minimum and maximum (a constant filter is shown flat).")
     with sympy.evaluate(False):
         at_min = (a - a) / (b - a)
         at_max = (b - a) / (b - a)
@@ -88,8 +94,8 @@ def solve_10_2(sheet: Sheet) -> None:
     with sympy.evaluate(False):
         step = v.xreplace({w: w2}) - v
     sheet.claim(step, (w2 - w) / (b - a), assume=assume + ["w_2 real"],
-                why="the map is increasing (slope 1/(b - a) > 0), so a <= w <= b gives "
-                    "0 <= v <= 1 and the order of the weights is kept")
+                why="the map is increasing (slope $(b - a)**(-1) > 0$), so $a <= w <= b$ "
+                    "gives $0 <= v <= 1$ and the order of the weights is kept")
     rng = np.random.default_rng(SEED)
     bank = rng.standard_normal((16, 3, 5, 5))
     flat = bank.reshape(16, -1)
@@ -97,10 +103,13 @@ def solve_10_2(sheet: Sheet) -> None:
     shown = (flat - lo) / (hi - lo)
     sheet.numeric(_ints(np.stack([shown.min(axis=1), shown.max(axis=1)], axis=1)).ravel(),
                   np.array([0, 1] * 16),
-                  method="NumPy: per-filter minimum and maximum after rescaling a random bank "
-                         "of 16 filters of shape 3 x 5 x 5")
-    sheet.numeric(np.argsort(shown, axis=1), np.argsort(flat, axis=1),
-                  method="NumPy: the order of the weights inside every filter is unchanged")
+                  method="0 and 1 for every filter",
+                  why="the smallest and the largest value of each rescaled filter of a bank of "
+                      "16 filters of 3×5×5 standard-normal weights (NumPy's default generator, "
+                      f"seed {SEED})")
+    sheet.numeric(np.argsort(shown, axis=1).ravel(), np.argsort(flat, axis=1).ravel(),
+                  method="the order of the original weights of each filter (NumPy's argsort)",
+                  why="the order of the rescaled weights of each filter")
     sheet.answer("min-max scaling", sympy.Eq(sympy.Symbol("v"), v))
 
 
@@ -111,23 +120,27 @@ def solve_10_3(sheet: Sheet) -> None:
 
     z = sympy.Symbol("z", real=True)
     density = sympy.exp(-z**2 / 2) / sympy.sqrt(2 * sympy.pi)
-    sheet.text("Relation: for a pre-activation Z ~ N(0, 1), the ReLU output has mean "
-               "E[ReLU(Z)] = 1/sqrt(2 pi) ~ 0.399, second moment 1/2, so variance "
-               "1/2 - 1/(2 pi), and is exactly zero half of the time. Channels whose "
-               "zero fraction is near 1 are dead; a mean far from these values points at a "
-               "poor initialisation or a shifted input. Symbols: z real, phi the standard "
-               "normal density.")
+    sheet.text("Relation: for a standard-normal pre-activation $Z$, the ReLU output has mean "
+               "$sqrt(2*pi)**(-1)$ (about 0.399), second moment $Rational(1, 2)$, so variance "
+               "$Rational(1, 2) - (2*pi)**(-1)$, and is exactly zero half of the time. "
+               "Channels whose zero fraction is near 1 are dead; a mean far from these values "
+               "points at a poor initialisation or a shifted input. Symbols: $z$ real, the "
+               "value of $Z$.")
     mean = sympy.Integral(z * density, (z, 0, sympy.oo))
     second = sympy.Integral(z**2 * density, (z, 0, sympy.oo))
     dead = sympy.Integral(density, (z, -sympy.oo, 0))
     values = {name: sympy.simplify(e.doit()) for name, e in
               (("mean", mean), ("second", second), ("dead", dead))}
-    sheet.derive("E[ReLU(Z)]", [(mean, "ReLU(z) = z for z > 0 and 0 otherwise"),
-                                (values["mean"], "evaluate the integral (SymPy)")])
-    sheet.derive("E[ReLU(Z)^2]", [(second, "square of the positive part"),
-                                  (values["second"], "evaluate the integral (SymPy)")])
-    sheet.derive("P(ReLU(Z) = 0)", [(dead, "ReLU(z) = 0 exactly when z <= 0"),
-                                    (values["dead"], "evaluate the integral (SymPy)")])
+    E, P, relu = sympy.Function("E"), sympy.Function("P"), sympy.Function("ReLU")
+    Z = sympy.Symbol("Z")
+    sheet.derive(E(relu(Z)), [(mean, "the rectifier is $z$ for $z > 0$ and $0$ otherwise; "
+                                     "$Z$ has the standard normal density"),
+                              (values["mean"], "evaluate the integral (SymPy)")])
+    sheet.derive(E(relu(Z) ** 2), [(second, "the square of the positive part"),
+                                   (values["second"], "evaluate the integral (SymPy)")])
+    sheet.derive(P(sympy.Eq(relu(Z), 0, evaluate=False)),
+                 [(dead, "the rectifier is $0$ exactly when $z <= 0$"),
+                  (values["dead"], "evaluate the integral (SymPy)")])
     variance = values["second"] - values["mean"] ** 2
     rng = np.random.default_rng(SEED)
     samples = np.maximum(rng.standard_normal(400_000), 0.0)
@@ -136,8 +149,10 @@ def solve_10_3(sheet: Sheet) -> None:
                    float((samples == 0).mean())],
                   [float(values["mean"]), float(values["second"]), float(values["dead"])],
                   tol=tol,
-                  method="400,000 samples with seed 0 (NumPy); tolerance about five standard "
-                         "errors")
+                  method="the derived values",
+                  why="mean, second moment and zero fraction of 400,000 rectified "
+                      "standard-normal samples (NumPy's default generator, seed 0); the "
+                      "tolerance is about five standard errors")
     sheet.answer("mean", values["mean"])
     sheet.answer("variance", variance)
     sheet.answer("zero fraction", values["dead"])
@@ -180,17 +195,19 @@ def solve_10_4(sheet: Sheet) -> None:
            Layer("conv", kernel=k[2], stride=s[2], padding=p[2])]
     field = receptive_field(two)
     first, last = field.interval(f)
-    sheet.text("Relation: output f of a network with receptive field R, jump J and effective "
-               "padding P_0 = sum_l p_l prod_(i<l) s_i depends on input positions J f - P_0 "
-               "to J f - P_0 + R - 1 (clipped to the image), and on no others: the gradient "
-               "of that output with respect to the input is zero outside this interval. "
-               "Symbols: k_l, s_l, p_l kernel, stride and padding of layer l; f an output "
-               "index.")
+    sheet.text("Relation: output $f$ of a network with receptive field $R$, jump $J$ and "
+               "effective padding $P_0$ (section 5.2: the sum over the layers of the padding "
+               "$p[l]$ times the product of the strides below layer $l$) depends on the input "
+               "positions from $J*f - P_0$ to $J*f - P_0 + R - 1$ (clipped to the image), and "
+               "on no others: the gradient of that output with respect to the input is zero "
+               "outside this interval. Symbols: $k[l]$, $s[l]$, $p[l]$ kernel, stride and "
+               "padding of layer $l$; $f$ an output index.")
     sheet.claim(sympy.ImmutableMatrix([[first, last]]),
                 sympy.ImmutableMatrix([[s[1] * s[2] * f - p[1] - p[2] * s[1],
                                         s[1] * s[2] * f - p[1] - p[2] * s[1]
                                         + (k[1] - 1) + (k[2] - 1) * s[1]]]),
-                why="the engine's interval for two layers against the closed forms")
+                why="the engine's interval for two layers (first and last input position) "
+                    "against the closed forms")
     layers = [Layer(kind if kind == "conv" else "maxpool", kernel=kk, stride=ss, padding=pp)
               for kind, kk, ss, pp in NET]
     rf = receptive_field(layers)
@@ -198,12 +215,16 @@ def solve_10_4(sheet: Sheet) -> None:
     units = (2, 3, 4)
     predicted = [list(rf.interval(u)) for u in units]
     measured = [list(_gradient_rows(length, u)) for u in units]
-    sheet.numeric(predicted, measured,
-                  method=f"nonzero rows of the input gradient of output rows {units} of the "
-                         f"network {[(kk, ss, pp) for _, kk, ss, pp in NET]} on a "
-                         f"{length} x {length} image (derived backward formulas, NumPy)")
+    sheet.numeric([v for pair in predicted for v in pair], [v for pair in measured for v in pair],
+                  method="the first and last nonzero rows of the input gradient of those "
+                         "outputs (derived backward formulas, NumPy; all-ones kernels, the "
+                         "pooling replaced by the average over the same window)",
+                  why=f"the first and last input rows of output rows "
+                      f"{', '.join(str(u) for u in units)} of the test network of section "
+                      f"10.1 on a {length}×{length} image")
     sheet.answer("input interval of output f", sympy.Tuple(first, last))
-    sheet.answer("test network: R, J, P_0", sympy.Tuple(rf.size, rf.jump, rf.start))
+    sheet.answer("test network: field, jump, effective padding",
+                 sympy.Tuple(rf.size, rf.jump, rf.start))
 
 
 # ------------------------------------------------------------------------------ 10.5
@@ -214,6 +235,7 @@ def solve_10_5(sheet: Sheet) -> None:
     from derive.conv.costs import (
         batch_norm_cost, conv_cost, depthwise_separable_cost, stacked_3x3_vs_5x5,
     )
+    from derive.symbols import sym
 
     c = 64
 
@@ -221,37 +243,51 @@ def solve_10_5(sheet: Sheet) -> None:
         return int(sum(np.zeros(s, dtype=np.int8).size for s in shapes))
 
     variants = [
-        ("3x3 conv", conv_cost(c, c, 3, 1, bias=False, convention="mac").params,
+        ("3×3 convolution", conv_cost(c, c, 3, 1, bias=False, convention="mac").params,
          entries((c, c, 3, 3))),
-        ("5x5 conv", conv_cost(c, c, 5, 1, bias=False, convention="mac").params,
+        ("5×5 convolution", conv_cost(c, c, 5, 1, bias=False, convention="mac").params,
          entries((c, c, 5, 5))),
-        ("two 3x3 convs (same field as 5x5)",
+        ("two 3×3 convolutions (the field of one 5×5)",
          2 * conv_cost(c, c, 3, 1, bias=False, convention="mac").params,
          entries((c, c, 3, 3), (c, c, 3, 3))),
-        ("3x3 depthwise + 1x1", depthwise_separable_cost(c, c, 3, 1, convention="mac").params,
+        ("3×3 depthwise, then 1×1",
+         depthwise_separable_cost(c, c, 3, 1, convention="mac").params,
          entries((c, 1, 3, 3), (c, c, 1, 1))),
-        ("3x3 conv + batch norm",
+        ("3×3 convolution and batch norm",
          (conv_cost(c, c, 3, 1, bias=False, convention="mac")
           + batch_norm_cost(c, 1, convention="mac")).params,
          entries((c, c, 3, 3), (c,), (c,))),
-        ("residual: 3x3 conv + identity shortcut",
+        ("residual: 3×3 convolution and identity shortcut",
          conv_cost(c, c, 3, 1, bias=False, convention="mac").params, entries((c, c, 3, 3))),
     ]
     sheet.text("Relation: an ablation changes one design choice at a time; its parameter "
-               "cost follows from the counts of section 3: K^2 C^2 per K x K layer, "
-               "(K^2 + C) C for a depthwise-separable one, + 2C for batch norm, + 0 for an "
-               "identity shortcut. Two stacked 3x3 layers see as far as one 5x5 (section 5.2) "
-               "with 18/25 of its weights. Symbols: C = 64 channels in and out, no biases.")
+               "cost follows from the counts of section 3: $K**2*C**2$ for a $K$×$K$ layer, "
+               "$(K**2 + C)*C$ for a depthwise-separable one, $2*C$ more for batch norm, "
+               "nothing more for an identity shortcut. Two stacked 3×3 layers see as far as "
+               "one 5×5 (section 5.2) with $Rational(18, 25)$ of its weights. Symbols: "
+               "$C == 64$ channels in and out, no biases.")
     identity = stacked_3x3_vs_5x5("params")
-    sheet.derive("two 3x3 / one 5x5", list(identity.steps))
+    C = sym("C")
+    three = conv_cost(C, C, 3, 1, bias=False, convention="mac").params
+    five = conv_cost(C, C, 5, 1, bias=False, convention="mac").params
+    sheet.derive("two 3 by 3 over one 5 by 5", [
+        (sympy.Mul(sympy.Add(three, three, evaluate=False), sympy.Pow(five, -1, evaluate=False),
+                   evaluate=False),
+         "the engine's parameter counts of two 3×3 layers over that of one 5×5 layer, $C$ "
+         "channels in and out"),
+        (sympy.Mul(18 * C**2, sympy.Pow(25 * C**2, -1, evaluate=False), evaluate=False),
+         "add the two counts"),
+        (identity.rhs, "cancel $C**2$")])
     sheet.table(["variant", "parameters (engine)"], [(n, e) for n, e, _ in variants],
-                caption="Parameter counts of the ablation variants at C = 64.")
+                caption="Parameter counts of the ablation variants at $C == 64$.")
     sheet.numeric([e for _, e, _ in variants], [r for _, _, r in variants],
-                  method="entries of the weight (and batch-norm) arrays of each variant")
+                  method="the entries of the weight (and batch-norm) arrays of each variant "
+                         "(NumPy)",
+                  why="the six counts of the table, in order")
     sheet.numeric(identity.rhs, sympy.Rational(variants[2][2], variants[1][2]),
-                  method="the proved ratio against the entries of the two-3x3 weight arrays "
-                         "over those of the 5x5 array")
-    sheet.answer("two 3x3 / one 5x5", identity.rhs)
+                  method="the entries of the two 3×3 weight arrays over those of the 5×5 array",
+                  why="the ratio derived above, at $C == 64$")
+    sheet.answer("two 3 by 3 layers over one 5 by 5", identity.rhs)
 
 
 PROBLEM = Problem(

@@ -2,7 +2,7 @@
 
 The output length comes from the model, each output entry is the model's sum expanded at
 the exercise's sizes and evaluated exactly; the same output is the convolution matrix times
-the input, and NumPy's ``correlate`` (and PyTorch's ``conv1d`` when installed) cross-check it.
+the input, and NumPy's ``correlate`` (and PyTorch's ``conv1d`` where installed) cross-check it.
 """
 
 from derive.book import Part, Problem, Sheet
@@ -23,6 +23,12 @@ def _plain_indices(expr):
     return expr.xreplace(swap)
 
 
+def _number(v: int):
+    """An integer as it is substituted into a displayed sum: negatives in parentheses."""
+    import sympy
+    return sympy.UnevaluatedExpr(sympy.Integer(v)) if v < 0 else sympy.Integer(v)
+
+
 def solve(sheet: Sheet) -> None:
     import numpy as np
     import sympy
@@ -32,59 +38,65 @@ def solve(sheet: Sheet) -> None:
     from derive.conv.toeplitz import conv_matrix
 
     n, k = len(X), len(W)
+    x, w, y_ = sympy.IndexedBase("x"), sympy.IndexedBase("w"), sympy.IndexedBase("y")
+    sheet.text("The signal and the kernel, indexed from 0:")
+    sheet.matrix("x", sympy.ImmutableMatrix([list(X)]), caption="the signal, 3 entries")
+    sheet.matrix("w", sympy.ImmutableMatrix([list(W)]), caption="the kernel, 2 taps")
+
     model = conv_model(1, size=n, kernel=k, stride=1, padding=0, dilation=1, batch=1,
                        in_channels=1, out_channels=1, bias=False)
-    sheet.text("The model along one axis, with stride 1, no padding and no dilation:")
     view = model.axis_view(0)
-    sheet.derive(view.lhs, [(view.rhs, "definition: cross-correlation, the kernel is not "
-                                       "flipped; x_pad = x since there is no padding")])
+    plain = view.rhs.xreplace({model.x_pad: x})
+    sheet.text("The model along one axis, with stride 1, no padding and no dilation (without "
+               "padding the padded signal $x_pad$ is $x$ itself):")
+    sheet.derive(view.lhs, [(plain, "definition of cross-correlation: the kernel slides "
+                                    "along the signal without being flipped")])
     sheet.derive("L_out", output_size_derivation(n, k))
     length = model.output_shape[-1]
 
+    sheet.text("Each output is the model's sum expanded at its position, with the entries of "
+               "$x$ and $w$ put in:")
     expanded = [_plain_indices(model.expand((0, 0, i))) for i in range(length)]
-    sheet.text("Expanding the sum at every output position:")
-    sheet.table(["output", "expanded sum"], [(f"y[{i}]", e) for i, e in enumerate(expanded)])
-    x, w = sympy.IndexedBase("x"), sympy.IndexedBase("w")
-    values = {x[i]: sympy.Integer(v) for i, v in enumerate(X)}
-    values.update({w[u]: sympy.Integer(v) for u, v in enumerate(W)})
-    with sympy.evaluate(False):
-        plugged = sympy.ImmutableMatrix([[e.xreplace(values)] for e in expanded])
     y = model.evaluate([[list(X)]], [[list(W)]])[0, 0]
-    result = sympy.ImmutableMatrix([[v] for v in y])
-    sheet.derive("y", [(plugged, f"substitute x = {X} and w = {W}"),
-                       (result, "evaluate")])
+    values = {x[i]: _number(v) for i, v in enumerate(X)}
+    values.update({w[u]: _number(v) for u, v in enumerate(W)})
+    for i, e in enumerate(expanded):
+        with sympy.evaluate(False):
+            plugged = e.xreplace(values)
+        sheet.derive(y_[i], [(plugged, f"the sum ${sympy.sstr(e)}$ at $i == {i}$"),
+                             (sympy.Integer(int(y[i])), "evaluate")])
 
     symbolic = conv_matrix(n, [w[u] for u in range(k)])
-    sheet.text("The same map as a matrix read off the model: row i of the convolution "
-               "(Toeplitz) matrix holds the kernel shifted to start at column i, and the "
-               "matrix times the input gives the expanded sums above.")
-    sheet.matrix("C", symbolic, caption=f"convolution matrix, {symbolic.rows} x {symbolic.cols}")
+    sheet.text("The same map as a matrix read off the model: row $i$ of the convolution "
+               "(Toeplitz) matrix holds the kernel shifted to start at column $i$.")
+    sheet.matrix("C", symbolic, caption=f"convolution matrix, {symbolic.rows}×{symbolic.cols}")
     x_vec = sympy.ImmutableMatrix([[x[j]] for j in range(n)])
-    sheet.claim(sympy.ImmutableMatrix(symbolic * x_vec),
+    sheet.claim(sympy.MatMul(symbolic, x_vec, evaluate=False),
                 sympy.ImmutableMatrix([[e] for e in expanded]),
-                why="C x equals the model's sums, entry by entry")
-    dense = conv_matrix(n, list(W))
-    sheet.numeric(list(y), [int(v) for v in dense @ np.array(X)],
-                  method="numeric convolution matrix times the input (NumPy)")
-    sheet.numeric(list(y), [int(v) for v in np.correlate(X, W, mode="valid")],
-                  method="numpy.correlate in 'valid' mode")
-    try:
-        import torch
-    except ImportError:  # PyTorch is optional
-        torch = None
-    if torch is not None:
-        out = torch.nn.functional.conv1d(torch.tensor([[list(X)]], dtype=torch.float64),
-                                         torch.tensor([[list(W)]], dtype=torch.float64))
-        got = [float(v) for v in out[0, 0]]
-        sheet.numeric(list(y), [int(v) if v.is_integer() else v for v in got],
-                      method="torch.nn.functional.conv1d in float64 (PyTorch installed)")
-    sheet.answer("y", tuple(int(v) for v in y))
+                why="the matrix times the signal gives the model's sums, entry by entry")
+
+    answer = [int(v) for v in y]
+    # the banded matrix built directly in NumPy: row i holds the kernel from column i on
+    banded = np.array([[W[j - i] if 0 <= j - i < k else 0 for j in range(n)]
+                       for i in range(length)])
+    sheet.numeric(answer, [int(v) for v in banded @ np.array(X)], why="the output $y$",
+                  method="a banded matrix built in NumPy, row $i$ holding the kernel from "
+                         "column $i$ on, times the signal")
+    sheet.numeric(answer, [int(v) for v in np.correlate(X, W, mode="valid")],
+                  why="the output $y$", method="NumPy's correlate in valid mode")
+    sheet.numeric_if_installed(
+        "torch", answer,
+        lambda torch: [sympy.Rational(float(v)) for v in torch.nn.functional.conv1d(
+            torch.tensor([[list(X)]], dtype=torch.float64),
+            torch.tensor([[list(W)]], dtype=torch.float64))[0, 0]],
+        method="PyTorch's conv1d in float64, converted exactly", why="the output $y$")
+    sheet.answer("y", tuple(answer))
 
 
 PROBLEM = Problem(
     id="practice-1", set="practice", order=1, title="1D cross-correlation",
     source="Exercises notebook, exercise 1",
-    statement=(f"Slide the kernel w = {W} along the signal x = {X} without padding "
+    statement=(f"Slide the kernel $w$ = {W} along the signal $x$ = {X} without padding "
                "(a valid cross-correlation, stride 1) and compute the output."),
-    parts=(Part("", "Give the output vector y.", solve),),
+    parts=(Part("", "Give the output vector $y$.", solve),),
 )

@@ -2,7 +2,7 @@
 
 The size is derived from the indexed-sum model (count the output positions whose window stays
 inside the padded input), evaluated at the exercise's numbers, and cross-checked by
-enumerating the window positions one by one (and by PyTorch's shapes when it is installed).
+enumerating the window positions one by one (and by PyTorch's shapes where it is installed).
 """
 
 from derive.book import Part, Problem, Sheet
@@ -23,9 +23,9 @@ def solve(sheet: Sheet) -> None:
     from derive.symbols import syms
 
     h, k, p, s, d = syms("H K P S D")
-    sheet.text("Output position i of the model reads the padded input at S*i + D*u for the "
-               "taps u = 0, ..., K-1; it is valid when its last tap lies inside the padded "
-               "input. Counting the valid positions gives the general size:")
+    sheet.text("Output position $i$ of the model reads the padded input at $S*i + D*u$ for "
+               "the taps $u$ from 0 to $K - 1$; it is valid when its last tap lies inside the "
+               "padded input. Counting the valid positions gives the general size:")
     sheet.derive("H_out", output_size_derivation(h, k, p, s, d),
                  assume=["P >= 0", *output_size_assumptions(h, k, p, d)])
 
@@ -36,24 +36,24 @@ def solve(sheet: Sheet) -> None:
                                         p: sympy.Integer(P), s: sympy.Integer(S),
                                         d: sympy.Integer(D)})
     sheet.derive("H_out", [
-        (substituted, f"substitute H = {H}, K = {K}, P = {P}, S = {S}, D = {D}"),
+        (substituted, f"substitute $H == {H}$, $K == {K}$, $P == {P}$, $S == {S}$, "
+                      f"$D == {D}$"),
         (size, "evaluate"),
     ])
     sheet.text("The same count read directly off the model at these numbers:")
     sheet.derive("H_out", output_size_derivation(H, K, P, S, D))
-    sheet.numeric(size, _windows_inside(H, K, P, S, D),
+    sheet.numeric(size, _windows_inside(H, K, P, S, D), why="the output length $H_out$",
                   method="brute-force enumeration of window start positions")
-    try:
-        import torch
-    except ImportError:  # PyTorch is optional
-        torch = None
-    if torch is not None:
-        out = torch.nn.functional.conv2d(torch.zeros(1, 1, H, H), torch.zeros(1, 1, K, K),
-                                         stride=S, padding=P, dilation=D)
-        sheet.numeric(size, int(out.shape[-1]),
-                      method="output shape of torch.nn.functional.conv2d (PyTorch installed)")
-    sheet.text(f"A 3x3 kernel with padding {P} at stride 1 keeps the size: the padding adds "
-               f"2P = {2 * P} positions and the window removes K - 1 = {K - 1}.")
+    sheet.numeric_if_installed(
+        "torch", size,
+        lambda torch: int(torch.nn.functional.conv2d(
+            torch.zeros(1, 1, H, H), torch.zeros(1, 1, K, K), stride=S, padding=P,
+            dilation=D).shape[-1]),
+        method="the output shape of PyTorch's conv2d", why="the output length $H_out$")
+    from derive.book import figures
+    sheet.figure(figures.conv_windows(H, K, padding=P, stride=S, dilation=D))
+    sheet.text(f"A {K}×{K} kernel with padding {P} at stride 1 keeps the size: the padding "
+               f"adds $2*P == {2 * P}$ positions and the window removes $K - 1 == {K - 1}$.")
     sheet.answer("H_out", size)
 
 

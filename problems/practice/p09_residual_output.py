@@ -16,13 +16,14 @@ def solve(sheet: Sheet) -> None:
     import numpy as np
     import sympy
 
-    from derive.conv.residual import forward_equations, jacobian_product
+    from derive.conv.residual import forward_equations
 
     (block,) = forward_equations(1)
     h0 = sympy.Symbol("h_0")
     branch = sympy.Function("F_1")(h0)
     sheet.text("A residual block adds its input to the output of its branch:")
-    sheet.derive(block.lhs, [(block.rhs, "the block's forward equation, input h_0 = x")])
+    sheet.derive(block.lhs, [(block.rhs, "the block's forward equation, with input "
+                                         "$h_0 == x$")])
     xs = [sympy.Rational(v) for v in X]
     fs = [sympy.Rational(v) for v in F]
     with sympy.evaluate(False):
@@ -30,16 +31,17 @@ def solve(sheet: Sheet) -> None:
                                          for x, f in zip(xs, fs)])
     y = sympy.ImmutableMatrix([[block.rhs.xreplace({branch: f, h0: x})]
                                for x, f in zip(xs, fs)])
-    sheet.derive("y", [(plugged, f"x = ({', '.join(X)}), F(x) = ({', '.join(F)})"),
+    sheet.derive("y", [(plugged, "the given input and branch output, decimals written as "
+                                 "exact fractions"),
                        (y, "evaluate")])
     numpy_sum = np.array([float(v) for v in X]) + np.array([float(v) for v in F])
     sheet.numeric(y, sympy.ImmutableMatrix([[sympy.Rational(float(v))] for v in numpy_sum]),
+                  why="the block's output $y$",
                   method="NumPy float64 addition, converted exactly")
-
-    sheet.text("By the chain rule the block's Jacobian is the identity plus the branch's "
-               f"Jacobian, {jacobian_product(1)} in the engine's notation "
-               "(derive.conv.residual.jacobian_product), so the gradient always has a direct "
-               "path through the shortcut.")
+    sheet.text("In decimals: y = (" + ", ".join(str(float(v)) for v in y) + ").")
+    sheet.explain("By the chain rule the block's Jacobian is the identity plus the branch's "
+                  "Jacobian, $I + J_1$, so the gradient always has a direct path through "
+                  "the shortcut.", rests_on=["the block's forward equation"])
     sheet.answer("y", tuple(y))
 
 

@@ -3,7 +3,7 @@
 The model's sum along one axis is expanded for a three-tap kernel; with the section's kernel
 it becomes a difference of two inputs two apart.  The output is the symbolic convolution
 matrix, with the kernel's values put in, times the signal; NumPy's sliding windows and
-PyTorch (when installed) cross-check it.
+PyTorch (where installed) cross-check it.
 """
 
 from derive.book import Part, Problem, Sheet
@@ -24,6 +24,7 @@ def solve(sheet: Sheet) -> None:
     from derive.conv.model import conv_model
     from derive.conv.shapes import output_size
     from derive.conv.toeplitz import conv_matrix
+    from derive.symbols import syms
 
     n, k = len(X), len(W)
     model = conv_model(1, size=n, kernel=k, stride=1, padding=0, dilation=1, batch=1,
@@ -33,17 +34,23 @@ def solve(sheet: Sheet) -> None:
     i = sympy.Symbol("i", integer=True, nonnegative=True)
     tap = view.rhs.limits[0][0]
     plain = view.rhs.xreplace({model.x_pad: x})
-    sheet.text("Without padding x_pad is x itself. Along one axis the model reads:")
+    sheet.text("Without padding the padded signal $x_pad$ is $x$ itself. Along one axis the "
+               "model reads:")
     sheet.derive(view.lhs, [(plain, "the model at stride 1, dilation 1, no padding"),
                             (sympy.Add(*[plain.function.xreplace({tap: t}) for t in range(k)]),
                              "expand the sum over the three taps")])
     with sympy.evaluate(False):
         filled = sympy.Add(*[sympy.Integer(W[t]) * x[i + t] for t in range(k)])
-    sheet.derive(view.lhs, [(filled, f"the kernel w = {W}"),
+    sheet.derive(view.lhs, [(filled, f"the kernel $w$ = {W}"),
                             (x[i] - x[i + 2], "simplify: a difference filter")])
     length = output_size(n, k)
-    sheet.text(f"There are {length} valid positions (derive.conv.shapes.output_size: "
-               f"{n} - {k} + 1).")
+    L, K = syms("L K")
+    general = output_size(L, K)
+    with sympy.evaluate(False):
+        plugged = general.xreplace({L: sympy.Integer(n), K: sympy.Integer(k)})
+    sheet.derive("L_out", [(plugged, f"valid positions $L - K + 1$ of a window of $K == {k}$ "
+                                     f"taps on $L == {n}$ samples"),
+                           (sympy.Integer(length), "evaluate")])
 
     symbolic = conv_matrix(n, [w[t] for t in range(k)])
     sheet.matrix("C", symbolic, caption="convolution matrix read off the model")
@@ -55,21 +62,18 @@ def solve(sheet: Sheet) -> None:
                                                       "times the signal"),
                        (sympy.ImmutableMatrix(y), "multiply")])
     answer = [int(v) for v in y]
-    sheet.numeric(answer, _sliding(X, W), method="dot product with every window (Python loops)")
+    sheet.numeric(answer, _sliding(X, W), why="the output $y$",
+                  method="the dot product with every window (Python loops)")
     sheet.numeric(answer, [int(v) for v in np.correlate(X, W, mode="valid")],
-                  method="numpy.correlate in 'valid' mode")
-    try:
-        import torch
-    except ImportError:  # PyTorch is optional
-        torch = None
-    if torch is not None:
-        out = torch.nn.functional.conv1d(torch.tensor([[list(X)]], dtype=torch.float64),
-                                         torch.tensor([[list(W)]], dtype=torch.float64))
-        got = [float(v) for v in out[0, 0]]
-        sheet.numeric(answer, [sympy.Rational(v) for v in got],
-                      method="torch.nn.functional.conv1d in float64, converted exactly "
-                             "(PyTorch installed)")
-    sheet.text("The signal rises by 1 per step, so every difference x[i] - x[i+2] is -2.")
+                  why="the output $y$", method="NumPy's correlate in valid mode")
+    sheet.numeric_if_installed(
+        "torch", answer,
+        lambda torch: [sympy.Rational(float(v)) for v in torch.nn.functional.conv1d(
+            torch.tensor([[list(X)]], dtype=torch.float64),
+            torch.tensor([[list(W)]], dtype=torch.float64))[0, 0]],
+        method="PyTorch's conv1d in float64, converted exactly", why="the output $y$")
+    sheet.text("The signal rises by 1 per step, so every difference $x[i] - x[i + 2]$ is "
+               "−2.")
     sheet.answer("y", tuple(answer))
 
 

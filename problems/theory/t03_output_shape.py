@@ -2,7 +2,7 @@
 
 The formula is derived from the indexed-sum model (count the windows that fit in the padded
 input) and proved equal to the closed form; each configuration is then evaluated by the
-engine and cross-checked by enumerating window positions and, when installed, by PyTorch.
+engine and cross-checked by enumerating window positions and, where installed, by PyTorch.
 """
 
 from derive.book import Part, Problem, Sheet
@@ -22,14 +22,13 @@ def solve_formula(sheet: Sheet) -> None:
     from derive.symbols import syms
 
     h, k, p, s, d = syms("H K P S D")
-    sheet.text("The model's output i reads the padded input (length H + 2P) at S i + D u for "
-               "u = 0, ..., K - 1. The reasoning, step by step "
-               "(derive.conv.shapes.output_size_argument):")
+    sheet.text("The model's output $i$ reads the padded input (of length $H + 2*P$) at "
+               "$S*i + D*u$ for the taps $u$ from 0 to $K - 1$. The reasoning, step by step:")
     labels = ("the model along one axis", "window inside the padded input",
-              "solve for i", "largest valid i", "number of outputs")
+              "solve for $i$", "largest valid $i$", "number of outputs")
     argument = output_size_argument(h, k, p, s, d)
     sheet.table(["", "relation"], [(label, expr) for label, (expr, _) in zip(labels, argument)])
-    sheet.text("Counting the valid indices i = 0, ..., i_max:")
+    sheet.text("Counting the valid indices $i$ from 0 to $i_max$:")
     steps = output_size_derivation(h, k, p, s, d)
     sheet.derive("H_out", steps, assume=["P >= 0", *output_size_assumptions(h, k, p, d)])
     sheet.answer("H_out", steps[-1][0])
@@ -49,20 +48,17 @@ def _case(label: str):
         with sympy.evaluate(False):
             plugged = general.xreplace(dict(zip(names, map(sympy.Integer, (n, k, p, s, d)))))
         size = output_size(n, k, padding=p, stride=s, dilation=d)
-        sheet.derive("H_out", [(plugged, f"H = {n}, K = {k}, P = {p}, S = {s}, D = {d} in the "
-                                         "formula of part (a)"), (size, "evaluate")])
-        sheet.numeric(size, _brute(n, k, p, s, d),
+        sheet.derive("H_out", [(plugged, f"$H == {n}$, $K == {k}$, $P == {p}$, $S == {s}$, "
+                                         f"$D == {d}$ in the formula of part (a)"),
+                               (size, "evaluate")])
+        sheet.numeric(size, _brute(n, k, p, s, d), why="the output length $H_out$",
                       method="brute-force enumeration of window start positions")
-        try:
-            import torch
-        except ImportError:  # PyTorch is optional
-            torch = None
-        if torch is not None:
-            out = torch.nn.functional.conv1d(torch.zeros(1, 1, n), torch.zeros(1, 1, k),
-                                             padding=p, stride=s, dilation=d)
-            sheet.numeric(size, int(out.shape[-1]),
-                          method="output length of torch.nn.functional.conv1d (PyTorch "
-                                 "installed)")
+        sheet.numeric_if_installed(
+            "torch", size,
+            lambda torch: int(torch.nn.functional.conv1d(
+                torch.zeros(1, 1, n), torch.zeros(1, 1, k), padding=p, stride=s,
+                dilation=d).shape[-1]),
+            method="the output length of PyTorch's conv1d", why="the output length $H_out$")
         sheet.answer("H_out", size)
     return solve
 

@@ -3,7 +3,7 @@
 Both counts come from ``derive.conv.costs`` (with biases, as in the section).  The
 convolution's count is cross-checked by enumerating the weight indices its indexed-sum model
 reads; both are checked against PyTorch's layers built on the meta device (no memory is
-allocated for the 411 million dense weights) when PyTorch is installed.
+allocated for the 411 million dense weights) where PyTorch is installed.
 """
 
 from derive.book import Part, Problem, Sheet
@@ -22,14 +22,6 @@ def _dense_params() -> int:
     return dense_cost(IMAGE * IMAGE * C_IN, C_OUT, convention="mac").params
 
 
-def _torch():
-    try:
-        import torch
-    except ImportError:  # PyTorch is optional
-        return None
-    return torch
-
-
 def solve_conv(sheet: Sheet) -> None:
     import itertools
 
@@ -45,23 +37,23 @@ def solve_conv(sheet: Sheet) -> None:
         plugged = general.xreplace({c_in: sympy.Integer(C_IN), c_out: sympy.Integer(C_OUT),
                                     k: sympy.Integer(K)})
     params = _conv_params()
-    sheet.derive("conv", [(general, "C_out filters of size K x K x C_in, plus one bias each "
-                                    "(derive.conv.costs.conv_cost)")])
-    sheet.derive("conv", [(plugged, f"C_in = {C_IN}, C_out = {C_OUT}, K = {K}"),
+    sheet.derive("conv", [(general, "$C_out$ filters of $K$×$K$×$C_in$ weights, plus one "
+                                    "bias each")])
+    sheet.derive("conv", [(plugged, f"$C_in == {C_IN}$, $C_out == {C_OUT}$, $K == {K}$"),
                           (params, "evaluate")])
     model = conv_model(2, size=K, kernel=K, stride=1, padding=0, dilation=1, batch=1,
                        in_channels=C_IN, out_channels=C_OUT, bias=True)
     ranges = [range(int(lo), int(hi) + 1) for lo, hi in model.limits().values()]
     read = {(o,) + combo for o in range(C_OUT) for combo in itertools.product(*ranges)}
-    sheet.numeric(params, len(read) + C_OUT,
+    sheet.numeric(params, len(read) + C_OUT, why="the convolution's parameters",
                   method="enumeration of the weight indices the model's sum reads, plus "
                          "one bias per output channel")
-    torch = _torch()
-    if torch is not None:
-        layer = torch.nn.Conv2d(C_IN, C_OUT, K, device="meta")
-        sheet.numeric(params, sum(p.numel() for p in layer.parameters()),
-                      method="parameters of torch.nn.Conv2d (PyTorch installed)")
-    sheet.text(f"The count is independent of the {IMAGE}x{IMAGE} image size.")
+    sheet.numeric_if_installed(
+        "torch", params,
+        lambda torch: sum(p.numel() for p in torch.nn.Conv2d(C_IN, C_OUT, K,
+                                                             device="meta").parameters()),
+        method="the parameters of PyTorch's Conv2d layer", why="the convolution's parameters")
+    sheet.text(f"The count is independent of the {IMAGE}×{IMAGE} image size.")
     sheet.answer("conv params", params)
 
 
@@ -71,25 +63,29 @@ def solve_dense(sheet: Sheet) -> None:
     from derive.conv.costs import dense_cost
     from derive.symbols import syms
 
-    h, c_in, c_out = syms("H C_in C_out")
-    general = dense_cost(h * h * c_in, c_out, convention="mac").params
+    h, w, c_in, c_out = syms("H W C_in C_out")
+    general = dense_cost(h * w * c_in, c_out, convention="mac").params
     with sympy.evaluate(False):
-        plugged = general.xreplace({h: sympy.Integer(IMAGE), c_in: sympy.Integer(C_IN),
-                                    c_out: sympy.Integer(C_OUT)})
+        plugged = general.xreplace({h: sympy.Integer(IMAGE), w: sympy.Integer(IMAGE),
+                                    c_in: sympy.Integer(C_IN), c_out: sympy.Integer(C_OUT)})
     params = _dense_params()
-    sheet.derive("dense", [(general, "one weight per (input value, output unit) pair plus one "
-                                     "bias per output unit (derive.conv.costs.dense_cost)")])
-    sheet.derive("dense", [(plugged, f"H = W = {IMAGE}, C_in = {C_IN}, {C_OUT} units"),
+    sheet.derive("dense", [(general, "one weight for every pair of an input value and an "
+                                     "output unit, plus one bias per output unit")])
+    sheet.derive("dense", [(plugged, f"$H == W == {IMAGE}$, $C_in == {C_IN}$, "
+                                     f"$C_out == {C_OUT}$ units"),
                            (params, "evaluate")])
-    torch = _torch()
-    if torch is not None:
-        layer = torch.nn.Linear(IMAGE * IMAGE * C_IN, C_OUT, device="meta")
-        sheet.numeric(params, sum(p.numel() for p in layer.parameters()),
-                      method="parameters of torch.nn.Linear on the meta device (PyTorch "
-                             "installed)")
-    else:
-        sheet.numeric(params, (IMAGE * IMAGE * C_IN) * C_OUT + C_OUT,
-                      method="size of the (units, inputs) weight matrix plus the bias vector")
+    import numpy as np
+    weight_shape, bias_shape = (C_OUT, IMAGE * IMAGE * C_IN), (C_OUT,)
+    sheet.numeric(params, int(np.prod(weight_shape)) + int(np.prod(bias_shape)),
+                  why="the dense layer's parameters",
+                  method="the entries of the weight matrix (one row per unit, one column per "
+                         "input value) plus the bias vector, from their shapes")
+    sheet.numeric_if_installed(
+        "torch", params,
+        lambda torch: sum(p.numel() for p in torch.nn.Linear(
+            IMAGE * IMAGE * C_IN, C_OUT, device="meta").parameters()),
+        method="the parameters of PyTorch's Linear layer on the meta device",
+        why="the dense layer's parameters")
     sheet.answer("dense params", params)
 
 
@@ -99,32 +95,36 @@ def solve_ratio(sheet: Sheet) -> None:
     from derive.conv.costs import conv_cost, dense_cost
     from derive.symbols import syms
 
-    h, c_in, c_out, k = syms("H C_in C_out K")
-    dense = dense_cost(h * h * c_in, c_out, convention="mac").params
+    h, w, c_in, c_out, k = syms("H W C_in C_out K")
+    dense = dense_cost(h * w * c_in, c_out, convention="mac").params
     conv = conv_cost(c_in, c_out, k, 1, convention="mac").params
     ratio = sympy.Mul(dense, sympy.Pow(conv, -1, evaluate=False), evaluate=False)
-    sheet.derive("dense / conv", [(ratio, "the two counts"),
-                                  ((h**2 * c_in + 1) / (c_in * k**2 + 1), "cancel C_out")])
+    reduced = (h * w * c_in + 1) / (c_in * k**2 + 1)
+    sheet.derive("dense / conv", [(ratio, "the two counts"), (reduced, "cancel $C_out$")])
     value = sympy.Rational(_dense_params(), _conv_params())
     with sympy.evaluate(False):
-        plugged = ((h**2 * c_in + 1) / (c_in * k**2 + 1)).xreplace(
-            {h: sympy.Integer(IMAGE), c_in: sympy.Integer(C_IN), k: sympy.Integer(K)})
-    sheet.derive("dense / conv", [(plugged, "the section's numbers"), (value, "evaluate")])
-    torch = _torch()
-    if torch is not None:
+        plugged = reduced.xreplace({h: sympy.Integer(IMAGE), w: sympy.Integer(IMAGE),
+                                    c_in: sympy.Integer(C_IN), k: sympy.Integer(K)})
+    sheet.derive("dense / conv", [(plugged, f"$H == W == {IMAGE}$, $C_in == {C_IN}$, "
+                                            f"$K == {K}$"),
+                                  (value, "evaluate")])
+    import numpy as np
+    dense_shapes = ((C_OUT, IMAGE * IMAGE * C_IN), (C_OUT,))
+    conv_shapes = ((C_OUT, C_IN, K, K), (C_OUT,))
+    sheet.numeric(value, sympy.Rational(sum(int(np.prod(s)) for s in dense_shapes),
+                                        sum(int(np.prod(s)) for s in conv_shapes)),
+                  why="the ratio of the parameter counts",
+                  method="quotient of the entries of the dense and convolution weight and "
+                         "bias arrays, from their shapes (NumPy)")
+
+    def torch_ratio(torch):
         layers = (torch.nn.Linear(IMAGE * IMAGE * C_IN, C_OUT, device="meta"),
                   torch.nn.Conv2d(C_IN, C_OUT, K, device="meta"))
-        counts = [sum(p.numel() for p in m.parameters()) for m in layers]
-        sheet.numeric(value, sympy.Rational(*counts),
-                      method="quotient of PyTorch's parameter counts (PyTorch installed)")
-    else:
-        import numpy as np
-        dense_shapes = ((C_OUT, IMAGE * IMAGE * C_IN), (C_OUT,))
-        conv_shapes = ((C_OUT, C_IN, K, K), (C_OUT,))
-        sheet.numeric(value, sympy.Rational(sum(int(np.prod(s)) for s in dense_shapes),
-                                            sum(int(np.prod(s)) for s in conv_shapes)),
-                      method="quotient of the entries of the dense and convolution weight "
-                             "and bias arrays, from their shapes (NumPy)")
+        return sympy.Rational(*[sum(p.numel() for p in m.parameters()) for m in layers])
+
+    sheet.numeric_if_installed("torch", value, torch_ratio,
+                               method="quotient of PyTorch's parameter counts",
+                               why="the ratio of the parameter counts")
     sheet.text(f"About {float(value):.1f}: without weight sharing and locality the layer "
                "would need a weight for every pixel of every channel.")
     sheet.answer("dense / conv", value)
@@ -133,8 +133,8 @@ def solve_ratio(sheet: Sheet) -> None:
 PROBLEM = Problem(
     id="theory-4", set="theory", order=4, title="Parameter counts",
     source="Theory notebook, section 4",
-    statement=(f"A {K}x{K} convolution maps {C_IN} channels to {C_OUT} (with biases). Compare "
-               f"it with a dense layer that flattens a {IMAGE}x{IMAGE}x{C_IN} feature map into "
+    statement=(f"A {K}×{K} convolution maps {C_IN} channels to {C_OUT} (with biases). Compare "
+               f"it with a dense layer that flattens a {IMAGE}×{IMAGE}×{C_IN} feature map into "
                f"{C_OUT} units (with biases)."),
     parts=(Part("a", "Parameters of the convolution.", solve_conv),
            Part("b", "Parameters of the dense layer.", solve_dense),

@@ -1,9 +1,10 @@
 """Theory notebook, section 5: 2x2 max and average pooling with stride 2 on a 4x4 map.
 
 The pooled maps come from the engine's NumPy pooling (PyTorch's rules; the output size from
-``derive.conv.shapes.pool_output_size``), converted exactly from float64; they are
-cross-checked by cutting the map into non-overlapping blocks with a reshape and reducing
-each block with exact arithmetic, and by PyTorch when installed.
+``derive.conv.shapes.pool_output_size``), converted exactly from float64; each window's
+maximum and mean are written out and evaluated exactly, and the maps are cross-checked by
+cutting the map into non-overlapping blocks with index arithmetic, and by PyTorch where
+installed.
 """
 
 from fractions import Fraction
@@ -23,24 +24,42 @@ def _blocks() -> list[list[list[int]]]:
 
 def _exact(arr):
     import sympy
-    return [[sympy.Rational(float(v)) for v in row] for row in arr]
+    return sympy.ImmutableMatrix([[sympy.Rational(float(v)) for v in row] for row in arr])
 
 
-def _torch_pool(kind: str):
-    try:
-        import torch
-    except ImportError:  # PyTorch is optional
-        return None
+def _torch_pool(torch, kind: str):
     x = torch.tensor([X], dtype=torch.float64)
     pool = torch.nn.functional.max_pool2d if kind == "max" else torch.nn.functional.avg_pool2d
-    return pool(x, WINDOW)[0].tolist()
+    return _exact(pool(x, WINDOW)[0].tolist())
 
 
-def _size(sheet: Sheet) -> None:
+def _windows(sheet: Sheet) -> list[list[tuple[int, ...]]]:
+    """Show the map, derive the number of windows per axis, and list each window."""
+    import sympy
+
     from derive.conv.shapes import pool_output_size
+    from derive.symbols import syms
+
+    sheet.matrix("X", sympy.ImmutableMatrix(X), caption="the feature map")
+    h, k, s = syms("H K S")
+    general = pool_output_size(h, k, stride=s)
+    with sympy.evaluate(False):
+        plugged = general.xreplace({h: sympy.Integer(len(X)), k: sympy.Integer(WINDOW),
+                                    s: sympy.Integer(WINDOW)})
     n = pool_output_size(len(X), WINDOW)
-    sheet.text(f"Window {WINDOW}, stride {WINDOW} (the default): "
-               f"derive.conv.shapes.pool_output_size gives {n} x {n} outputs.")
+    sheet.derive("H_out", [(plugged, f"pooling output size with $H == {len(X)}$, window "
+                                     f"$K == {WINDOW}$ and stride $S == {WINDOW}$ (the "
+                                     "default: the window size)"),
+                           (sympy.Integer(n), "evaluate")])
+    entries = [[tuple(X[WINDOW * i + a][WINDOW * j + b] for a in range(WINDOW)
+                      for b in range(WINDOW)) for j in range(n)] for i in range(n)]
+    sheet.table(["output", "rows", "columns", "entries, row by row"],
+                [(f"$Y[{i}, {j}]$", f"{WINDOW * i} to {WINDOW * i + WINDOW - 1}",
+                  f"{WINDOW * j} to {WINDOW * j + WINDOW - 1}", entries[i][j])
+                 for i in range(n) for j in range(n)],
+                caption=f"The {n * n} non-overlapping windows (rows and columns of $X$ "
+                        "numbered from 0).")
+    return entries
 
 
 def solve_max(sheet: Sheet) -> None:
@@ -49,16 +68,19 @@ def solve_max(sheet: Sheet) -> None:
 
     from derive.numeric import max_pool2d
 
-    _size(sheet)
-    sheet.matrix("X", sympy.ImmutableMatrix(X))
+    entries = _windows(sheet)
     pooled = _exact(max_pool2d(np.array([X], dtype=float), WINDOW)[0])
-    sheet.numeric(pooled, [[max(b) for b in row] for row in _blocks()],
-                  method="maximum of each block cut out by index arithmetic")
-    got = _torch_pool("max")
-    if got is not None:
-        sheet.numeric(pooled, _exact(got),
-                      method="torch.nn.functional.max_pool2d (PyTorch installed)")
-    sheet.answer("max pool", sympy.ImmutableMatrix(pooled))
+    written = sympy.ImmutableMatrix([[sympy.Max(*map(sympy.Integer, e), evaluate=False)
+                                      for e in row] for row in entries])
+    sheet.derive("Y_max", [(written, "the largest entry of each window"),
+                           (pooled, "evaluate")])
+    sheet.numeric(pooled, sympy.ImmutableMatrix([[max(b) for b in row] for row in _blocks()]),
+                  why="the max-pooled map",
+                  method="the maximum of each block cut out by index arithmetic")
+    sheet.numeric_if_installed("torch", pooled, lambda torch: _torch_pool(torch, "max"),
+                               method="PyTorch's 2D max pooling in float64",
+                               why="the max-pooled map")
+    sheet.answer("max pool", pooled)
 
 
 def solve_avg(sheet: Sheet) -> None:
@@ -67,26 +89,35 @@ def solve_avg(sheet: Sheet) -> None:
 
     from derive.numeric import avg_pool2d
 
-    _size(sheet)
+    sheet.matrix("X", sympy.ImmutableMatrix(X), caption="the feature map")
+    n = len(X) // WINDOW
+    sheet.text(f"The same {n * n} non-overlapping {WINDOW}×{WINDOW} windows as in (a):")
+    entries = [[tuple(b) for b in row] for row in _blocks()]
     pooled = _exact(avg_pool2d(np.array([X], dtype=float), WINDOW)[0])
+    with sympy.evaluate(False):
+        written = sympy.ImmutableMatrix([[sympy.Mul(sympy.Add(*map(sympy.Integer, e)),
+                                                    sympy.Pow(len(e), -1)) for e in row]
+                                         for row in entries])
+    sheet.derive("Y_avg", [(written, "the mean of each window"), (pooled, "evaluate")])
     means = [[Fraction(sum(b), len(b)) for b in row] for row in _blocks()]
-    sheet.numeric(pooled, [[sympy.Rational(m.numerator, m.denominator) for m in row]
-                           for row in means],
-                  method="exact mean (Fraction) of each block cut out by index arithmetic")
-    got = _torch_pool("avg")
-    if got is not None:
-        sheet.numeric(pooled, _exact(got),
-                      method="torch.nn.functional.avg_pool2d in float64 (PyTorch installed)")
+    sheet.numeric(pooled, sympy.ImmutableMatrix([[sympy.Rational(m.numerator, m.denominator)
+                                                  for m in row] for row in means]),
+                  why="the average-pooled map",
+                  method="the exact mean (Python's fractions) of each block cut out by index "
+                         "arithmetic")
+    sheet.numeric_if_installed("torch", pooled, lambda torch: _torch_pool(torch, "avg"),
+                               method="PyTorch's 2D average pooling in float64",
+                               why="the average-pooled map")
     sheet.text("Max pooling keeps the largest value of each block, average pooling its mean; "
                "both shrink each axis by the stride and have no parameters.")
-    sheet.answer("average pool", sympy.ImmutableMatrix(pooled))
+    sheet.answer("average pool", pooled)
 
 
 PROBLEM = Problem(
     id="theory-5", set="theory", order=5, title="Max and average pooling",
     source="Theory notebook, section 5",
-    statement=("Pool the 4x4 map with rows " + ", ".join(str(r) for r in X)
-               + f" with {WINDOW}x{WINDOW} windows at stride {WINDOW}."),
+    statement=("Pool the 4×4 map with rows " + ", ".join(str(r) for r in X)
+               + f" with {WINDOW}×{WINDOW} windows at stride {WINDOW}."),
     parts=(Part("a", "The max-pooled map.", solve_max),
            Part("b", "The average-pooled map.", solve_avg)),
 )

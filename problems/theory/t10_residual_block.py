@@ -9,7 +9,7 @@ Jacobian of a stack of blocks (``expand_residual``), whose path count is proved 
 
 from fractions import Fraction
 
-from derive.book import Part, Problem, Sheet
+from derive.book import Part, Problem, Sheet, written
 
 X = ("1.0", "-0.5", "0.25")
 F = ("-0.2", "0.1", "0.4")
@@ -33,31 +33,40 @@ def solve(sheet: Sheet) -> None:
                                          for x, f in zip(xs, fs)])
     y = sympy.ImmutableMatrix([[block.rhs.xreplace({branch: f, h0: x})]
                                for x, f in zip(xs, fs)])
-    sheet.derive("y", [(plugged, "x and F(x) of the section"), (y, "evaluate")])
+    sheet.derive("y", [(plugged, "the section's $x$ and branch output, decimals written as "
+                                 "exact fractions"),
+                       (y, "evaluate")])
     check = [Fraction(a) + Fraction(b) for a, b in zip(X, F)]
     sheet.numeric(y, sympy.ImmutableMatrix([[sympy.Rational(c.numerator, c.denominator)]
                                             for c in check]),
-                  method="exact decimal arithmetic with Python's Fraction")
+                  why="the block's output $y$",
+                  method="exact decimal arithmetic with Python's fractions")
 
     expansion = expand_residual(STACK)
-    sheet.text(f"Why the shortcut helps: for {STACK} stacked blocks the chain rule gives the "
-               "product of the block Jacobians (I + J_l), and expanding it gives one term per "
-               "path through the stack, each path either skipping a block or going through "
-               "its branch (derive.conv.residual.expand_residual):")
-    sheet.derive("dh_3/dh_0", [(expansion.product, "chain rule, latest block on the left"),
-                               (expansion.expanded, "expand: one term per path")])
+    sheet.text(f"How the shortcut shapes the gradient: for {STACK} stacked blocks the chain "
+               "rule gives the product of the block Jacobians $I + J_l$, and expanding it "
+               "gives one term per path through the stack, each path either skipping a block "
+               "or going through its branch (in the products below the identity $I$ is "
+               "written 1, and the factors keep their chain-rule order):")
+    sheet.derive(written(f"Derivative(h_{STACK}, h_0)"),
+                 [(expansion.product, "chain rule, latest block on the left"),
+                  (expansion.expanded, "expand: one term per path")])
     sheet.table(["path length", "paths", "terms"],
-                [(length, len(paths), ", ".join(p.label for p in paths))
+                [(length, len(paths), "$I$" if length == 0 else
+                  paths[0].term if len(paths) == 1 else tuple(p.term for p in paths))
                  for length, paths in sorted(expansion.by_length().items())])
     n = sympy.Symbol("n", integer=True, nonnegative=True)
     k = sympy.Symbol("k", integer=True, nonnegative=True)
     sheet.claim(sympy.Sum(path_count_by_length(n, k), (k, 0, n)), path_count(n),
                 assume=["n >= 0", "k >= 0"],
-                why="paths of every length add up to 2^n for any number of blocks n")
-    sheet.numeric(sum(len(p) for p in expansion.by_length().values()), 2 ** STACK,
-                  method="count of the enumerated path terms against 2^n")
-    sheet.text("The length-0 path is the identity I: however small the branch Jacobians, the "
-               "gradient reaches the input unchanged along the shortcuts.")
+                why="the paths of every length add up to $2**n$ for any number $n$ of blocks")
+    sheet.numeric(path_count(STACK), len(sympy.Add.make_args(expansion.expanded)),
+                  why=f"the number of paths through {STACK} blocks",
+                  method="the terms of the expanded product, counted one by one")
+    sheet.explain("The length-0 path is the identity $I$: however small the branch Jacobians, "
+                  "the gradient reaches the input unchanged along the shortcuts, so stacking "
+                  "blocks cannot make it vanish the way a product of small Jacobians does.",
+                  rests_on=["the expansion of the Jacobian product"])
     sheet.answer("y", tuple(y))
 
 

@@ -668,7 +668,7 @@ def test_parts_that_fail_become_part_errors(name: str, tmp_path: Path) -> None:
     result = outcome(solve, problem)
     assert not isinstance(result, DeriveError), f"{name}: solve raised {result!r}"
     good, bad = result.parts
-    assert good.error == "" and good.status == "proved"
+    assert good.error == "" and good.status == "cross-checked"
     if bad.error:
         assert bad.error.startswith("while solving practice-99(b): "), bad.error
         assert bad.status == "error"

@@ -16,7 +16,7 @@ import time
 
 # Benchmark modules in the order their figures are printed.
 MODULES = ("verify", "receptive", "matrix_views", "numeric_conv", "arch", "residual", "batch",
-           "build", "library")
+           "build", "library", "lab")
 
 
 def machine() -> str:

@@ -16,7 +16,7 @@ import sys
 from typing import Sequence
 
 # Subcommands in the order ``derive --help`` lists them.
-COMMANDS = ("verify", "list", "check", "build", "docs", "arch", "bench")
+COMMANDS = ("verify", "list", "check", "build", "docs", "arch", "lab", "bench")
 
 
 def build_parser() -> argparse.ArgumentParser:

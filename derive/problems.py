@@ -125,7 +125,7 @@ def load(pf: ProblemFile):
 
 def validate(problem, pf: ProblemFile) -> None:
     """Check the shape of a loaded problem; raise :class:`ProblemError` naming the file."""
-    from derive.book.model import CHECKED, EXPLANATION, OUT_OF_SCOPE, Part
+    from derive.book.model import CHECKED, CODE, EXPERIMENT, EXPLANATION, OUT_OF_SCOPE, Part
     where = str(pf.path)
     if not problem.id or not isinstance(problem.id, str):
         raise ProblemError(f"{where}: got id={problem.id!r}; a problem needs a non-empty id")
@@ -145,10 +145,10 @@ def validate(problem, pf: ProblemFile) -> None:
         if part.label in labels:
             raise ProblemError(f"{where}: part label {part.label!r} appears twice")
         labels.add(part.label)
-        if part.scope not in (CHECKED, EXPLANATION, OUT_OF_SCOPE):
+        scopes = (CHECKED, EXPLANATION, CODE, EXPERIMENT, OUT_OF_SCOPE)
+        if part.scope not in scopes:
             raise ProblemError(f"{where}: got scope={part.scope!r} for part {part.label!r}; "
-                               f"scope is one of {CHECKED!r}, {EXPLANATION!r}, "
-                               f"{OUT_OF_SCOPE!r}")
+                               f"scope is one of {', '.join(map(repr, scopes))}")
         if part.scope == OUT_OF_SCOPE and not part.reason:
             raise ProblemError(f"{where}: part {part.label!r} is out of scope but gives no "
                                f"reason")
@@ -180,7 +180,9 @@ def solve(problem):
     >>> r.parts[0].error
     'while solving 8.4(b): ZeroDivisionError: division by zero'
     """
-    from derive.book.model import PartResult, ProblemResult
+    from derive.book.model import (
+        CODE, EXPERIMENT, Listing, Measurement, PartResult, ProblemResult,
+    )
     from derive.book.sheet import Sheet
     from derive.render.steps import part_name
 
@@ -197,5 +199,12 @@ def solve(problem):
             except (Exception, SystemExit) as exc:
                 error = (f"while solving {part_name(problem.id, part.label)}: "
                          f"{type(exc).__name__}: {exc}")
+        # A part marked as code or as an experiment shows the listing or the measurement
+        # its mark promises.
+        needs = {CODE: (Listing, "prints no listing"),
+                 EXPERIMENT: (Measurement, "shows no measurement")}.get(part.scope)
+        if needs and not error and not any(isinstance(b, needs[0]) for b in sheet.blocks):
+            error = (f"{part_name(problem.id, part.label)} is marked {part.scope!r} but "
+                     f"{needs[1]}")
         results.append(PartResult(part, tuple(sheet.blocks), error))
     return ProblemResult(problem, tuple(results))

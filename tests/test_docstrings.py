@@ -4,17 +4,29 @@ from __future__ import annotations
 
 import doctest
 import importlib
+import importlib.util
 import pkgutil
 
 import pytest
 
 import derive
 
+# Modules written for the lab's optional packages (the listings and the experiments import
+# PyTorch, some scikit-learn): their examples run where those are installed.
+OPTIONAL = {"derive.lab.listings.": ("torch",), "derive.lab.experiments.": ("torch", "sklearn")}
+
+
+def _installed(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
 
 def _modules() -> list[str]:
     names = [derive.__name__]
     for info in pkgutil.walk_packages(derive.__path__, prefix="derive."):
-        if not info.name.endswith("__main__"):          # runs the command line on import
+        if info.name.endswith("__main__"):          # runs the command line on import
+            continue
+        needs = next((m for p, m in OPTIONAL.items() if info.name.startswith(p)), ())
+        if all(_installed(m) for m in needs):
             names.append(info.name)
     return sorted(names)
 

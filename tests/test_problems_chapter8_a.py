@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from derive.book.model import Answer
+from derive.book.model import Answer, Listing
 from derive.problems import ProblemFile, load, solve
 
 ROOT = Path(__file__).resolve().parents[1] / "problems" / "chapter8"
@@ -31,6 +31,8 @@ OUT_OF_SCOPE = {("8.10", p) for p in "abcd"} | {("8.11", p) for p in "abcd"} | {
     ("8.12", "c")} | {("8.14", p) for p in "abcd"}
 # Parts that ask "why", "draw" or "explain": marked as explanations whatever checks support them.
 EXPLANATION_ONLY = {("8.5", "c"), ("8.6", "a"), ("8.7", "a"), ("8.8", "d"), ("8.13", "c")}
+# Parts that ask for an implementation: answered by a printed, tested listing (marked "code").
+CODE_PARTS = {("8.9", "a")}
 
 
 def _files() -> dict[str, Path]:
@@ -88,6 +90,10 @@ def test_scopes(solved) -> None:
                 assert part.status == "out-of-scope" and part.part.reason, key
             elif key in EXPLANATION_ONLY:
                 assert part.status == "explanation", key
+            elif key in CODE_PARTS:
+                assert part.status == "code", key
+                assert any(isinstance(b, Listing) for b in part.blocks), key
+                assert part.checked_blocks, key
             else:
                 assert part.status in ("proved", "tested", "cross-checked"), key
                 assert part.checked_blocks, key

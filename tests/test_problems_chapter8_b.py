@@ -17,7 +17,7 @@ import sympy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from derive.book.model import OUT_OF_SCOPE, Answer, Check, Derivation, Figure, Table
+from derive.book.model import OUT_OF_SCOPE, Answer, Check, Derivation, Figure, Listing, Table
 from derive.check.verdict import Status
 from derive.problems import ProblemFile, load, solve
 
@@ -34,6 +34,8 @@ OUT_OF_SCOPE_PARTS = {
     "8.15": "bc", "8.16": "abcd", "8.17": "abc", "8.18": "bcd", "8.19": "c", "8.25": "abc",
     "8.27": "abc",
 }
+# Parts that ask for an implementation: answered by a printed, tested listing (marked "code").
+CODE_PARTS = {"8.20": "a", "8.21": "c", "8.24": "c", "8.28": "b"}
 CHEAP = ("8.16", "8.17", "8.18", "8.19", "8.20", "8.24", "8.25", "8.27", "8.28")
 
 
@@ -120,7 +122,10 @@ def test_cheap_problems_solve_cleanly(pid):
     assert _bad_verdicts(result) == []
     assert _check_figures(result) == (1 if pid in ("8.20", "8.24", "8.28") else 0)
     for part in result.parts:
-        if part.part.scope != OUT_OF_SCOPE:
+        if part.part.label in CODE_PARTS.get(pid, ""):
+            assert part.status == "code", (pid, part.part.label)
+            assert any(isinstance(b, Listing) for b in part.blocks), (pid, part.part.label)
+        elif part.part.scope != OUT_OF_SCOPE:
             assert part.status in ("proved", "tested", "cross-checked", "explanation"), (
                 pid, part.part.label)
 
@@ -132,6 +137,8 @@ def test_heavy_problems_solve_cleanly(pid):
     assert _bad_verdicts(result) == []
     assert _check_figures(result) == {"8.21": 2, "8.22": 1, "8.23": 1, "8.26": 1}.get(pid, 0)
     statuses = {p.part.label: p.status for p in result.parts}
+    code = {label: statuses.pop(label) for label in CODE_PARTS.get(pid, "")}
+    assert all(s == "code" for s in code.values()), code
     assert all(s in ("proved", "tested", "cross-checked", "explanation", "out-of-scope")
                for s in statuses.values()), statuses
 
@@ -329,6 +336,15 @@ def test_8_25_sizes_are_shown_and_give_the_counts():
     for row, (kernels, filters) in zip(counts.rows, configs):
         assert row[1] == len(kernels) * filters
         assert row[3] == v * e + sum(filters * e * k + filters for k in kernels)
+    # the out-of-scope reasons state the sizes the counts assume
+    reasons = {p.label: p.reason for p in _load("8.25").parts}
+    assert f"{v:,} words" in reasons["a"] and f"dimension {e}" in reasons["a"]
+    assert f"{f} filters" in reasons["a"] and f"{2 * f} in (iii)" in reasons["a"]
+    assert f"descriptions of {value['L']} tokens" in reasons["a"]
+    text_b = " ".join(b.text for b in _part_blocks("8.25", "b") if isinstance(b, Text))
+    (items,) = re.findall(r"([\d,]+) items is", text_b)
+    assert f"catalogue of {items} items" in reasons["b"]
+    assert ", ".join(str(r[1]) for r in counts.rows[:2]) in reasons["b"]
 
 
 def test_8_20_parameter_ratio_by_counting():
@@ -458,7 +474,7 @@ def test_8_23_flipped_input_gradient_by_loops():
 
 def test_8_28_design_and_loss_questions_are_marked_as_explanations():
     statuses = {p.part.label: p.status for p in _solved("8.28").parts}
-    assert statuses == {"a": "proved", "b": "cross-checked", "c": "explanation",
+    assert statuses == {"a": "proved", "b": "code", "c": "explanation",
                         "d": "explanation"}
 
 

@@ -5,12 +5,14 @@ engine and the checker and yields blocks; rendering only ever reads solved block
 """
 
 from derive.book.model import (
-    CHECKED, EXPLANATION, OUT_OF_SCOPE, Answer, Block, Check, Derivation, Explanation, Figure,
-    MatrixView, Part, PartResult, Problem, ProblemResult, Table, Text, SETS,
+    CHECKED, CODE, EXPERIMENT, EXPLANATION, OUT_OF_SCOPE, Answer, Block, Check, Derivation,
+    Explanation, Figure, Listing, MatrixView, Measurement, Part, PartResult, Problem,
+    ProblemResult, Table, Text, SETS,
 )
 from derive.book.sheet import Sheet, written
 
 __all__ = [
-    "CHECKED", "EXPLANATION", "OUT_OF_SCOPE", "Answer", "Block", "Check", "Derivation", "Explanation", "Figure", "MatrixView", "Part",
+    "CHECKED", "CODE", "EXPERIMENT", "EXPLANATION", "OUT_OF_SCOPE", "Answer", "Block", "Check",
+    "Derivation", "Explanation", "Figure", "Listing", "MatrixView", "Measurement", "Part",
     "PartResult", "Problem", "ProblemResult", "SETS", "Sheet", "Table", "Text", "written",
 ]

@@ -113,10 +113,36 @@ class Figure:
     name: str
 
 
-Block = Text | Explanation | Derivation | Check | Answer | Table | MatrixView | Figure
+@dataclass(frozen=True)
+class Listing:
+    """Reference code printed whole: the source of a module of :mod:`derive.lab.listings`,
+    the same file the tests import and compare with PyTorch (named by ``tests``)."""
+    name: str          # the module's name in derive.lab.listings
+    source: str
+    caption: str
+    tests: str = ""    # the test file that checks it
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """What an experiment measured and how: the stored record's configuration, seed,
+    scaling, run time and machine.  Measured, never proved."""
+    experiment: str    # the experiment's name (derive lab run NAME)
+    what: str          # what was measured, in words
+    scale: str         # "quick" or "full"
+    scaling: str       # how the run differs from the exercise as posed
+    seed: int
+    seconds: float
+    environment: tuple[tuple[str, str], ...]
+
+
+Block = (Text | Explanation | Derivation | Check | Answer | Table | MatrixView | Figure
+         | Listing | Measurement)
 
 # Part scopes: what kind of answer a part has.
 CHECKED, EXPLANATION, OUT_OF_SCOPE = "checked", "explanation", "out-of-scope"
+# Parts answered by reference code (a tested listing) or by a measurement.
+CODE, EXPERIMENT = "code", "experiment"
 # The mark of a part whose only evidence is agreeing cross-checks.
 CROSS_CHECKED = "cross-checked"
 
@@ -126,8 +152,10 @@ class Part:
     """One part of an exercise.  ``solve`` receives a :class:`~derive.book.sheet.Sheet` and
     fills it with blocks.  ``scope`` is what the part asks: a checked result (``CHECKED``),
     an explanation (``EXPLANATION``: "explain why", "discuss"; the part is marked as an
-    explanation whatever checked facts support it), or something the engine cannot do
-    (``OUT_OF_SCOPE``, with ``reason`` saying why; ``solve`` may still add what it can)."""
+    explanation whatever checked facts support it), an implementation (``CODE``: a listing
+    tested against PyTorch), a measurement (``EXPERIMENT``: stored results of a seeded
+    run), or something the engine cannot do (``OUT_OF_SCOPE``, with ``reason`` saying why;
+    ``solve`` may still add what it can)."""
     label: str                      # "a", "b", ... or "" for a single-part exercise
     prompt: str                     # restated in our own words
     solve: Callable[[Any], None] | None = None
@@ -169,14 +197,15 @@ class PartResult:
     @property
     def status(self) -> str:
         """The mark of what the part asks: 'error' or 'refuted' when anything in it failed;
-        otherwise 'out-of-scope' or 'explanation' by the part's scope; otherwise the weakest
+        otherwise the part's scope when it is not a checked result ('out-of-scope',
+        'explanation', 'code', 'experiment'); otherwise the weakest
         claim ('proved', 'tested', 'unknown'); a part whose only evidence is cross-checks is
         'cross-checked'; a part with no checked evidence is an 'explanation'."""
         if self.error:
             return "error"
         if any(b.status is Status.REFUTED for b in self.checked_blocks):
             return "refuted"
-        if self.part.scope in (OUT_OF_SCOPE, EXPLANATION):
+        if self.part.scope in (OUT_OF_SCOPE, EXPLANATION, CODE, EXPERIMENT):
             return self.part.scope
         claims = self.claims
         if claims:

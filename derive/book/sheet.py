@@ -11,8 +11,8 @@ from types import ModuleType
 from typing import Any, Callable, Iterable, Sequence
 
 from derive.book.model import (
-    Answer, Block, Check, Derivation, DerivationStep, Explanation, Figure, MatrixView, Table,
-    Text,
+    Answer, Block, Check, Derivation, DerivationStep, Explanation, Figure, Listing, MatrixView,
+    Measurement, Table, Text,
 )
 from derive.check.verdict import Status, Verdict
 
@@ -124,6 +124,24 @@ class Sheet:
     def figure(self, figure: Figure) -> Figure:
         return self._add(figure)
 
+    # -- code and experiments --------------------------------------------------------------
+    def listing(self, name: str, caption: str, *, tests: str = "") -> Listing:
+        """Print the reference implementation ``derive/lab/listings/NAME.py`` whole (the file
+        the tests in ``tests`` import and compare with PyTorch), never a copy of it."""
+        from derive.lab.listings import source
+        return self._add(Listing(name, source(name), caption, tests))
+
+    def measured(self, experiment: str, what: str) -> dict[str, Any]:
+        """Say what experiment ``experiment`` measured and how (seed, scale, machine), from
+        its stored results, and return the stored record for tables and plots.  Building the
+        book runs no experiment: ``derive lab run`` refreshes the stored results."""
+        from derive.lab.runner import load
+        record = load(experiment)
+        env = tuple(sorted((str(k), str(v)) for k, v in record["environment"].items()))
+        self._add(Measurement(experiment, what, record["scale"], record["scaling"],
+                              int(record["config"]["seed"]), float(record["seconds"]), env))
+        return record
+
     def add(self, block: Block) -> Block:
         """Add a block built and checked elsewhere in the engine (e.g. a derivation whose
         steps were proved by the re-indexing rules).  Every step after the first must carry
@@ -141,7 +159,8 @@ class Sheet:
                 raise TypeError("a check needs its verdict")
             if not block.is_cross_check:
                 _require_different(block.lhs, block.rhs, "the two sides of the claim")
-        elif not isinstance(block, (Text, Explanation, Answer, Table, MatrixView, Figure)):
+        elif not isinstance(block, (Text, Explanation, Answer, Table, MatrixView, Figure,
+                                    Listing, Measurement)):
             raise TypeError(f"not a book block: {block!r}")
         return self._add(block)
 

@@ -42,7 +42,8 @@ def run(args: argparse.Namespace) -> int:
     book = Path(args.out) / ("solutions.tex" if args.tex_only else "solutions.pdf")
     print(f"{book}: {t['problems']} problems ({report.solved} solved, {report.cached} "
           f"cached), {t['parts']} parts; claims: {t['proved']} proved, {t['tested']} tested; "
-          f"{t['cross_checks']} cross-checks; {t['explanations'] + t['out_of_scope']} not "
+          f"{t['cross_checks']} cross-checks; {t['code']} code listings; "
+          f"{t['experiments']} measurements; {t['explanations'] + t['out_of_scope']} not "
           f"machine-checked; {len(report.written)} file(s) written, "
           f"{len(report.compiled)} PDF(s) compiled in {report.seconds:.1f} s")
     if report.timed_out:

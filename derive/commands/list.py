@@ -15,7 +15,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "list", help="list every exercise part with its status",
         description="One row per exercise part: set, id, part, status (proved, tested, "
-                    "explanation, out-of-scope, unknown, refuted, error).")
+                    "cross-checked, explanation, code, experiment, out-of-scope, unknown, refuted, "
+                    "error).")
     p.add_argument("--json", action="store_true", help="print a JSON array of rows")
     p.add_argument("--problems", default="problems", metavar="DIR",
                    help="the problems directory (default: problems)")

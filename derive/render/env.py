@@ -72,6 +72,9 @@ def make_env(template_dir: str | None = None) -> jinja2.Environment:
     env.filters["prosepar"] = lambda v: prose_latex_paragraphs(_text(v))
     env.filters["mdprose"] = lambda v: prose_markdown(_text(v))
     env.filters["mdprosepar"] = lambda v: prose_markdown_paragraphs(_text(v))
+    from derive.render.lab import LISTING_LITERATE
+    env.globals["listing_literate"] = " ".join(
+        "{%s}{{%s}}1" % (char, tex) for char, tex in LISTING_LITERATE.items())
     return env
 
 

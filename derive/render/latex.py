@@ -19,8 +19,8 @@ import re
 from typing import Any
 
 from derive.book.model import (
-    OUT_OF_SCOPE, Answer, Check, Derivation, Explanation, Figure, MatrixView, PartResult,
-    ProblemResult, Table, Text,
+    OUT_OF_SCOPE, Answer, Check, Derivation, Explanation, Figure, Listing, MatrixView,
+    Measurement, PartResult, ProblemResult, Table, Text,
 )
 from derive.check.verdict import Status, Verdict
 from derive.render.escape import escape_latex
@@ -78,6 +78,12 @@ def render_block(block: Any, numbers: dict[int, int]) -> str:
         return render_matrix(block)
     if isinstance(block, Figure):
         return render_figure(block)
+    if isinstance(block, Listing):
+        from derive.render.lab import listing_latex
+        return listing_latex(block)
+    if isinstance(block, Measurement):
+        from derive.render.lab import measurement_latex
+        return measurement_latex(block)
     raise TypeError(f"got block={block!r}; not a block of derive.book.model")
 
 

@@ -17,8 +17,8 @@ import re
 from typing import Any
 
 from derive.book.model import (
-    OUT_OF_SCOPE, Answer, Check, Derivation, Explanation, Figure, MatrixView, PartResult,
-    ProblemResult, Table, Text,
+    OUT_OF_SCOPE, Answer, Check, Derivation, Explanation, Figure, Listing, MatrixView,
+    Measurement, PartResult, ProblemResult, Table, Text,
 )
 from derive.check.verdict import Verdict
 from derive.render.escape import escape_markdown
@@ -33,7 +33,8 @@ from derive.render.steps import (
 SIGNS = MD_SIGNS
 
 LEGEND = ("✔ proved · ≈ tested numerically, not a proof · ⇄ cross-checked (computed twice, "
-          "independently; not a proof) · ○ explanation, not machine-checked · ⊘ out of scope · "
+          "independently; not a proof) · ○ explanation, not machine-checked · ⌨ code, tested "
+          "against PyTorch · ⚗ experiment (measured), not proved · ⊘ out of scope · "
           "✘ refuted · ? unknown · ! error")
 
 
@@ -134,6 +135,12 @@ def render_block(block: Any, numbers: dict[int, int], problem_id: str) -> str:
         return (f"![{alt}]"
                 f"({figure_filename(problem_id, block.name)})\n\n"
                 f"*{prose_markdown(block.caption)}*")
+    if isinstance(block, Listing):
+        from derive.render.lab import listing_markdown
+        return listing_markdown(block)
+    if isinstance(block, Measurement):
+        from derive.render.lab import measurement_markdown
+        return measurement_markdown(block)
     raise TypeError(f"got block={block!r}; not a block of derive.book.model")
 
 

@@ -12,13 +12,15 @@ import re
 from typing import Any, Iterator
 
 from derive.book.model import (
-    OUT_OF_SCOPE, Check, Derivation, DerivationStep, Explanation, PartResult, ProblemResult,
+    OUT_OF_SCOPE, Check, Derivation, DerivationStep, Explanation, Listing, Measurement,
+    PartResult, ProblemResult,
 )
 from derive.check.verdict import Status, Verdict
 from derive.render.prose import engine_note
 
 # Status words, strongest first (the order of summaries and legends).
-STATUSES = ("proved", "tested", "cross-checked", "explanation", "out-of-scope", "unknown", "refuted", "error")
+STATUSES = ("proved", "tested", "cross-checked", "explanation", "code", "experiment",
+            "out-of-scope", "unknown", "refuted", "error")
 
 # Status -> the LaTeX macro of its mark (drawn in templates/preamble.tex.j2).
 TEX_MARKS: dict[str, str] = {
@@ -26,6 +28,8 @@ TEX_MARKS: dict[str, str] = {
     "tested": r"\MarkTested",
     "cross-checked": r"\MarkCrossChecked",
     "explanation": r"\MarkExplained",
+    "code": r"\MarkCode",
+    "experiment": r"\MarkExperiment",
     "out-of-scope": r"\MarkOutOfScope",
     "unknown": r"\MarkUnknown",
     "refuted": r"\MarkRefuted",
@@ -38,6 +42,8 @@ MD_SIGNS: dict[str, str] = {
     "tested": "≈",
     "cross-checked": "⇄",
     "explanation": "○",
+    "code": "⌨",
+    "experiment": "⚗",
     "out-of-scope": "⊘",
     "unknown": "?",
     "refuted": "✘",
@@ -198,13 +204,14 @@ def step_numbers(part: PartResult) -> dict[int, int]:
 
 
 def index_rows(result: ProblemResult) -> list[dict[str, Any]]:
-    """One row per checked line, explanation, out-of-scope part or failed part.
+    """One row per checked line, explanation, code listing, measurement, out-of-scope part or
+    failed part.
 
     Each row has ``part`` (e.g. ``"8.4(b)"``), ``short`` (``"(b)"``), ``n`` (step number or
     ``""``), ``why``,
     ``status`` (one of :data:`STATUSES`), ``method``, ``kind`` (``claim``,
     ``cross-check``, ``conditional`` for a cross-check against an optional package,
-    ``explanation``, ``out-of-scope`` or ``error``) and ``instances`` (for a tested claim,
+    ``explanation``, ``code``, ``experiment``, ``out-of-scope`` or ``error``) and ``instances`` (for a tested claim,
     how many instances it was tested on)."""
     rows: list[dict[str, Any]] = []
     pid = result.problem.id
@@ -229,6 +236,18 @@ def index_rows(result: ProblemResult) -> list[dict[str, Any]]:
                              kind="conditional" if c.kind == "optional" else "cross-check",
                              instances=0))
         for block in pr.blocks:
+            if isinstance(block, Listing):
+                tests = f"; tested against PyTorch by {block.tests}" if block.tests else ""
+                rows.append(dict(part=name, short=short, n="", why=f"listing {block.name}",
+                                 status="code", method="reference code" + tests,
+                                 kind="code", instances=0))
+            elif isinstance(block, Measurement):
+                rows.append(dict(part=name, short=short, n="", why=_first_words(block.what),
+                                 status="experiment",
+                                 method=f"measured by experiment {block.experiment} "
+                                        f"({block.scale} configuration, seed {block.seed}); "
+                                        "not proved",
+                                 kind="experiment", instances=0))
             if isinstance(block, Explanation):
                 rests = ", ".join(block.rests_on)
                 rows.append(dict(part=name, short=short, n="", why=_first_words(block.text),

@@ -1,18 +1,24 @@
 """Exercise 8.9: a 2D convolution written from scratch with loops, and its verification.
 
-The reference implementation is :func:`derive.numeric.conv2d_direct` (explicit loops over
-the indices of the model's sum).  What can be proved is proved: the rule the loops follow
-(read input row ``S*i + u - P``, skip rows outside the image) is the indexed-sum model
+The implementation is the listing :mod:`derive.lab.listings.conv2d_scratch`, printed whole in
+part (a): ``conv2d_loops`` (explicit loops over samples, filters and output positions, each
+output a window of the zero-padded input times a filter) and ``conv2d_unfold`` (the same
+windows gathered into a patch matrix, one matrix product); ``tests/test_lab_listings.py``
+compares both with PyTorch (values and gradients).  What can be proved is proved: the rule
+the loops follow (the input copied into rows ``P`` to ``H + P - 1`` of a zero tensor, tap
+``u`` of output ``i`` read at padded row ``S*i + u``) is the indexed-sum model
 (:mod:`derive.conv.model`) with its zero padding, and the output size the loops allocate is
 the one derived from the model (:mod:`derive.conv.shapes`).  The code itself is tested, not
-proved: its values are compared exactly, on small integer inputs, with the model evaluated by
-substitution and with a separate short loop written here (four stride/padding
-configurations), and on random floating-point inputs (fixed seed) with the im2col
-implementation :func:`derive.numeric.conv2d`, with NumPy's sliding windows, and, where
-PyTorch is installed, with PyTorch's ``conv2d`` in float64 (the page is the same either way).
+proved: the engine's own loop version :func:`derive.numeric.conv2d_direct` (which skips the
+padding's zeros instead of storing them) is compared exactly, on small integer inputs, with
+the model evaluated by substitution and with a separate short loop written here (four
+stride/padding configurations), and on random floating-point inputs (fixed seed) with the
+im2col implementation :func:`derive.numeric.conv2d`, with NumPy's sliding windows and, where
+PyTorch is installed, with both functions of the listing and with PyTorch's ``conv2d`` in
+float64 (the page is the same either way).
 """
 
-from derive.book import Part, Problem, Sheet, written
+from derive.book import CODE, Part, Problem, Sheet, written
 
 TEST = {"x": (2, 3, 8, 8), "w": (16, 3, 3, 3), "stride": 1, "padding": 1}
 CONFIGS = ((1, 1), (2, 0), (2, 1), (3, 2))      # (stride, padding) pairs checked in (b), (c)
@@ -56,6 +62,45 @@ def _model_symbolic():
     return conv_model(2, dilation=1, groups=1, bias=False)
 
 
+def _listing():
+    from derive.lab.listings import conv2d_scratch
+    return conv2d_scratch
+
+
+def _listing_outputs(torch, cases, version: str):
+    """The listing's ``version`` ("loops" or "unfold") on each case ``(x, w, stride,
+    padding)`` in float64, the outputs flattened and joined in order."""
+    import numpy as np
+
+    conv = getattr(_listing(), f"conv2d_{version}")
+    return np.concatenate([
+        conv(torch.from_numpy(np.asarray(x, dtype=np.float64)),
+             torch.from_numpy(np.asarray(w, dtype=np.float64)), stride=s,
+             padding=p).numpy().ravel()
+        for x, w, s, p in cases])
+
+
+_VERSION_WORDS = {"loops": "loop version", "unfold": "unfold version"}
+
+
+def _as_integers(a):
+    """Whole-number float64 values as integers (small whole numbers are exact in float64);
+    anything else unchanged, so that a slip still shows."""
+    import numpy as np
+    return a.astype(np.int64) if np.array_equal(a, np.round(a)) else a
+
+
+def _refusals(conv, x, weights, wrap=lambda a: a) -> int:
+    """How many of the calls ``conv(x, w)``, one per bad weight, raise a ValueError."""
+    count = 0
+    for w in weights:
+        try:
+            conv(wrap(x), wrap(w), stride=TEST["stride"], padding=TEST["padding"])
+        except ValueError:
+            count += 1
+    return count
+
+
 def solve_a(sheet: Sheet) -> None:
     import numpy as np
     import sympy
@@ -66,42 +111,48 @@ def solve_a(sheet: Sheet) -> None:
     from derive.numeric import conv2d_direct
     from derive.symbols import syms
 
+    sheet.listing("conv2d_scratch", "A 2D convolution from scratch: explicit loops over the "
+                  "output positions, and the same windows as one matrix product (PyTorch).",
+                  tests="tests/test_lab_listings.py")
+    sheet.text("The loop version checks its arguments (two four-dimensional arrays, the "
+               "weight's second axis equal to the input's channel count, a stride of at least "
+               "1, a padding of at least 0, a kernel that fits the padded input), copies the "
+               "input into the middle of a zero tensor with $2*P$ more rows and columns, "
+               "allocates a zero output of shape $N$×$C_out$×$H_out$×$W_out$ and loops over "
+               "the sample $n$, the filter $o$ and the output position $i$, $j$: the output "
+               "is the sum, over the channels and the $K$×$K$ taps, of the window that starts "
+               "at row $S*i$ and column $S*j$ of the padded tensor times filter $o$. Nothing "
+               "in the loop depends on earlier outputs, so the loop order does not matter. "
+               "The unfold version cuts the same windows out of the padded tensor without a "
+               "loop, lays each one out as a row (channel, then kernel row, then kernel "
+               "column: the order in which a filter is flattened) and multiplies by the "
+               "flattened filters, one matrix product (the im2col form of exercise 8.21).")
     model = _model_symbolic()
-    sheet.text("The function takes an input $x$ of shape $N$×$C_in$×$H$×$W$, a weight $w$ "
-               "of shape $C_out$×$C_in$×$K$×$K$, a stride $S$ and a padding $P$, and "
-               "computes the layer's indexed sum (no bias here):")
+    sheet.text("Both compute the layer's indexed sum (no bias here):")
     eq = model.equation
     sheet.derive(eq.lhs, [(eq.rhs, "the convolution layer (a cross-correlation)")])
     pad = model.padding_rule()
     sheet.derive(pad.lhs, [(pad.rhs, "the padded input: $x$ shifted by $P$, zero outside")])
-    sheet.text("The loops: (1) read the sizes off the two arrays and check that the weight's "
-               "second axis equals the input's channel count; (2) compute $H_out$ and "
-               "$W_out$ (below); (3) allocate a zero output of shape "
-               "$N$×$C_out$×$H_out$×$W_out$; (4) loop over the sample $n$, the filter $o$ "
-               "and the output position $i$, $j$, and add $w[o, c, u, v]*x[n, c, r, q]$ over "
-               "the input channels $c$ and the kernel offsets $u$, $v$, with input row "
-               "$r == S*i + u - P$ and column $q == S*j + v - P$, skipping a row or column "
-               "outside the image. Nothing in the loop depends on earlier outputs, so the "
-               "loop order does not matter.")
-    sheet.text("Why this is the model: the loop's row, shifted by the padding, is the row the "
-               "model reads from the padded input,")
-    S, P, H = syms("S P H")
-    i, u = (sympy.Symbol(n, integer=True, nonnegative=True) for n in "iu")
+    sheet.text("Why the loops compute the model: the copy puts input row $r$ at row $r + P$ "
+               "of the padded tensor, so tap $u$ of output row $i$, which the listing reads "
+               "at padded row $S*i + u$, holds input row $S*i + u - P$; shifted by the "
+               "padding, that is the row the model reads from its padded input,")
     sheet.claim(written("(S*i + u - P) + P"), model.window_index(0).subs(model.dilation[0], 1),
-                why="loop row plus $P$ against the model's padded row")
-    sheet.text("and the rows of the padded input that hold the image, $P$ to $H + P - 1$ in "
-               "the padding rule, are the loop's rows 0 to $H - 1$ shifted by $P$:")
+                why="input row of the tap plus $P$ against the model's padded row")
+    sheet.text("and the rows the copy fills, $P$ to $H + P - 1$ (the rows of the padding rule "
+               "that hold the image), are the input's rows 0 to $H - 1$ shifted by $P$:")
+    H = syms("H")[0]
     sheet.claim(written("(H + P - 1) - P"), H - 1,
                 why="last image row of the padded input, shifted back by $P$")
-    sheet.text("Every other padded row is a zero of the padding, so the terms the loops skip "
-               "are exactly the zero terms of the model's sum; the same holds for columns.")
+    sheet.text("Every other row of the padded tensor keeps its zero, as the padding rule "
+               "requires; the same holds for columns.")
 
     n, c_in, h, w = TEST["x"]
     c_out, c_w, k, _ = TEST["w"]
     s, p = TEST["stride"], TEST["padding"]
     h_sym, k_sym, p_sym, s_sym = syms("H K P S")
-    sheet.text("The output size is the number of positions $i$ whose window stays inside the "
-               "padded input, read off the model:")
+    sheet.text("The output size the listing allocates is the number of positions $i$ whose "
+               "window stays inside the padded input, read off the model:")
     sheet.derive("H_out", output_size_derivation(h_sym, k_sym, p_sym, s_sym),
                  assume=["P >= 0", *output_size_assumptions(h_sym, k_sym, p_sym)])
     size = output_size(h, k, padding=p, stride=s)
@@ -111,22 +162,40 @@ def solve_a(sheet: Sheet) -> None:
                                      "exercise's test arrays)"),
                            (size, "evaluate")])
     rng = np.random.default_rng(9)
-    out = conv2d_direct(rng.standard_normal(TEST["x"]), rng.standard_normal(TEST["w"]),
-                        stride=s, padding=p)
-    sheet.numeric([n, c_out, size, size], list(out.shape), why="output shape",
-                  method="shape returned by the loop implementation on the test arrays "
-                         "(standard normal entries, NumPy's generator with seed 9)")
-    try:
-        conv2d_direct(np.zeros(TEST["x"]), np.zeros((c_out, c_in + 1, k, k)), stride=s,
-                      padding=p)
-    except ValueError:
-        pass
-    else:  # the check of step (1) is part of the answer: it must hold
-        raise ProblemError("the loop implementation accepted a weight with the wrong number "
-                           "of input channels")
+    x_test, w_test = rng.standard_normal(TEST["x"]), rng.standard_normal(TEST["w"])
+    out = conv2d_direct(x_test, w_test, stride=s, padding=p)
+    expected = [n, c_out, size, size]
+    drawn = "the test arrays (standard normal entries, NumPy's generator with seed 9)"
+    sheet.numeric(expected, list(out.shape), why="output shape",
+                  method=f"shape returned by the engine's loop version on {drawn}")
+    for version in ("loops", "unfold"):
+        sheet.numeric_if_installed(
+            "torch", expected,
+            lambda torch, version=version: list(getattr(_listing(), f"conv2d_{version}")(
+                torch.from_numpy(x_test), torch.from_numpy(w_test), stride=s,
+                padding=p).shape),
+            why="output shape",
+            method=f"shape returned by the listing's {_VERSION_WORDS[version]} on the same "
+                   f"arrays (PyTorch, float64)")
+    bad = [np.zeros((c_out, c_in + 1, k, k)), np.zeros((c_out, c_in, h + 2 * p + 1,
+                                                         h + 2 * p + 1))]
+    refused = _refusals(conv2d_direct, np.zeros(TEST["x"]), bad)
+    if refused != len(bad):  # the check of the arguments is part of the answer: it must hold
+        raise ProblemError("the loop implementation accepted a weight of the wrong shape")
     sheet.text(f"The test weight's second axis ({c_w}) equals the input's channel count "
-               f"({c_in}), as step (1) requires; called with a weight whose second axis is "
-               f"{c_in + 1}, the function raises an error instead of computing.")
+               f"({c_in}), as the argument check requires. The engine's loop version refuses "
+               f"two bad weights with an error instead of computing: one whose second axis "
+               f"is {c_in + 1}, and one with a {h + 2 * p + 1}×{h + 2 * p + 1} kernel, larger "
+               f"than the {h + 2 * p}×{h + 2 * p} padded input. So does the listing:")
+    for version in ("loops", "unfold"):
+        sheet.numeric_if_installed(
+            "torch", refused,
+            lambda torch, version=version: _refusals(
+                getattr(_listing(), f"conv2d_{version}"), np.zeros(TEST["x"]), bad,
+                wrap=torch.from_numpy),
+            why=f"bad weights refused, of {len(bad)}",
+            method=f"the listing's {_VERSION_WORDS[version]} (PyTorch) called with the "
+                   f"same weights")
     sheet.answer("output shape on the test arrays", "×".join(map(str, out.shape)))
 
 
@@ -137,13 +206,15 @@ def solve_b(sheet: Sheet) -> None:
     from derive.conv.shapes import output_size
     from derive.numeric import conv2d_direct
 
-    sheet.text("Part (a) proved that the rule the loops follow is the model; whether the code "
+    sheet.text("Part (a) proved that the rule the loops follow is the model; whether code "
                "implements that rule without a slip is tested here, not proved: on four "
-               "stride and padding configurations, every output entry of the loops is "
-               "compared exactly with the model evaluated by substitution, and with a second "
-               "loop version that pads explicitly and takes window dot products.")
+               "stride and padding configurations, every output entry of the engine's own "
+               "loop version (the same rule, with the padding's zeros skipped instead of "
+               "stored) is compared exactly with the model evaluated by substitution, with a "
+               "second loop version that pads explicitly and takes window dot products and, "
+               "where PyTorch is installed, with both versions of the listing of part (a).")
     rng = np.random.default_rng(89)
-    rows = []
+    rows, cases, values = [], [], []
     for s, p in CONFIGS:
         x = rng.integers(-4, 5, (1, 2, 6, 6))
         w = rng.integers(-3, 4, (2, 2, 3, 3))
@@ -166,10 +237,21 @@ def solve_b(sheet: Sheet) -> None:
                       method="a second loop version that pads explicitly and takes window "
                              "dot products")
         rows.append((s, p, "×".join(map(str, direct.shape)), direct.size))
+        cases.append((x, w, s, p))
+        values.append(as_int.ravel())
     sheet.table(["stride", "padding", "output shape", "entries compared"], rows,
                 caption="Exact comparisons. Inputs drawn in turn for each configuration from "
                         "NumPy's generator with seed 89: an input of 1×2×6×6 integers from -4 "
                         "to 4, then 2 filters of 2×3×3 integers from -3 to 3.")
+    every = np.concatenate(values)
+    for version in ("loops", "unfold"):
+        sheet.numeric_if_installed(
+            "torch", every,
+            lambda torch, version=version: _as_integers(
+                _listing_outputs(torch, cases, version)),
+            why=f"output values, the {len(cases)} configurations in turn",
+            method=f"the listing's {_VERSION_WORDS[version]} on the same arrays (PyTorch, "
+                   f"float64)")
     total = sum(r[3] for r in rows)
     sheet.text(f"All {total} entries agree in all {len(rows)} configurations: the "
                "implementation is tested on these cases, which exercise strides 1 to 3 and "
@@ -190,25 +272,35 @@ def solve_c(sheet: Sheet) -> None:
     w = rng.standard_normal(TEST["w"])
     sheet.text("Random float64 inputs: $x$ of shape 2×3×8×8 and weights of shape 16×3×3×3, "
                "standard normal entries from NumPy's generator with seed 2024 ($x$ drawn "
-               "first). The loops are compared with three other implementations on the four "
-               "configurations of part (b); they add the same products in different orders, "
-               "so they agree up to float64 rounding.")
-    rows = []
+               "first). The engine's loop version is compared, on the four configurations of "
+               "part (b), with both versions of the listing and with three other "
+               "implementations; they add the same products in different orders, so they "
+               "agree up to float64 rounding.")
+    direct = {(s, p): conv2d_direct(x, w, stride=s, padding=p) for s, p in CONFIGS}
+    sheet.table(["stride", "padding", "output shape", "entries compared"],
+                [(s, p, "×".join(map(str, direct[s, p].shape)), direct[s, p].size)
+                 for s, p in CONFIGS], caption="The configurations compared.")
+    every = np.concatenate([direct[c].ravel() for c in CONFIGS])
+    cases = [(x, w, s, p) for s, p in CONFIGS]
+    for version in ("loops", "unfold"):
+        sheet.numeric_if_installed(
+            "torch", every,
+            lambda torch, version=version: _listing_outputs(torch, cases, version),
+            tol=TOL, why=f"output values, the {len(cases)} configurations in turn",
+            method=f"the listing's {_VERSION_WORDS[version]} (PyTorch, float64)")
+    sheet.text("Configuration by configuration, against the engine's im2col convolution, "
+               "NumPy's sliding windows and PyTorch's own convolution:")
     for s, p in CONFIGS:
-        direct = conv2d_direct(x, w, stride=s, padding=p)
         where = f"output, stride {s}, padding {p}"
-        sheet.numeric(direct, conv2d(x, w, stride=s, padding=p), tol=TOL, why=where,
+        sheet.numeric(direct[s, p], conv2d(x, w, stride=s, padding=p), tol=TOL, why=where,
                       method="the engine's im2col convolution (one matrix product)")
-        sheet.numeric(direct, _sliding(x, w, s, p), tol=TOL, why=where,
+        sheet.numeric(direct[s, p], _sliding(x, w, s, p), tol=TOL, why=where,
                       method="NumPy's sliding windows contracted with the filters")
         sheet.numeric_if_installed(
-            "torch", direct,
+            "torch", direct[s, p],
             lambda torch, s=s, p=p: torch.nn.functional.conv2d(
                 torch.from_numpy(x), torch.from_numpy(w), stride=s, padding=p).numpy(),
             tol=TOL, why=where, method="PyTorch's conv2d in float64")
-        rows.append((s, p, "×".join(map(str, direct.shape)), direct.size))
-    sheet.table(["stride", "padding", "output shape", "entries compared"], rows,
-                caption="The configurations compared.")
     exponent = round(math.log10(TOL))
     sheet.answer("largest difference at most", sympy.UnevaluatedExpr(10) ** exponent)
 
@@ -219,8 +311,9 @@ PROBLEM = Problem(
     statement="Write a 2D convolution with plain loops, without a library convolution, and "
               "check it against a library implementation.",
     parts=(
-        Part("a", "It takes an input of shape (batch, $C_in$, $H$, $W$), a weight of shape "
-                  "($C_out$, $C_in$, $k$, $k$), a stride and a padding.", solve_a),
+        Part("a", "Implement it: a function that takes an input of shape (batch, $C_in$, $H$, "
+                  "$W$), a weight of shape ($C_out$, $C_in$, $k$, $k$), a stride and a "
+                  "padding.", solve_a, scope=CODE),
         Part("b", "It returns the output of shape (batch, $C_out$, $H_out$, $W_out$) with the "
                   "correct values.", solve_b),
         Part("c", "On random inputs it matches the library convolution up to floating-point "

@@ -1,16 +1,20 @@
 """Exercise 8.20: the MobileNetV2 inverted residual block.
 
-The block is not typed here: it is the stride-1, 32-channel block of the engine's
-MobileNetV2 spec (:func:`derive.arch.catalog.architecture`), whose rows, shapes and
-parameter counts come from :func:`derive.arch.summary.summarize`; the figure is drawn from
-those rows.  The comparison with a standard residual block is the engine's cost theorem
-(:func:`derive.conv.costs.inverted_vs_standard_residual`), cross-checked by counting the
-entries of the weight tensors (and with PyTorch modules where PyTorch is installed; the page
-reads the same either way).  Part (c) rests on
-the shape rules: an identity shortcut needs the branch output to have the input's shape.
+The implementation asked for in part (a) is the listing
+:mod:`derive.lab.listings.inverted_residual`, printed whole (``tests/test_lab_listings.py``
+compares it with PyTorch's functional operators and with every block of the engine's
+MobileNetV2).  The block it builds is not typed here: it is the stride-1, 32-channel block
+of the engine's MobileNetV2 spec (:func:`derive.arch.catalog.architecture`), whose rows,
+shapes and parameter counts come from :func:`derive.arch.summary.summarize`; the figure is
+drawn from those rows, and the listing's module is compared with them where PyTorch is
+installed (the page reads the same either way).  The comparison with a standard residual
+block is the engine's cost theorem (:func:`derive.conv.costs.inverted_vs_standard_residual`),
+cross-checked by counting the entries of the weight tensors (and with PyTorch modules where
+PyTorch is installed).  Part (c) rests on the shape rules: an identity shortcut needs the
+branch output to have the input's shape.
 """
 
-from derive.book import EXPLANATION, Part, Problem, Sheet
+from derive.book import CODE, EXPLANATION, Part, Problem, Sheet
 
 C, T = 32, 6
 BLOCK = "features.5"        # MobileNetV2's first stride-1 block with 32 channels in and out
@@ -107,6 +111,22 @@ def _torch_output_shape(torch, in_shape) -> tuple[int, ...]:
 
 def _torch_params(torch, block) -> int:
     return sum(p.numel() for p in block.parameters())
+
+
+def _listing():
+    from derive.lab.listings import inverted_residual
+    return inverted_residual
+
+
+def _listing_block(in_shape, expansion: int = T, stride: int = 1):
+    """The listing's block for an input of ``in_shape``, ``C`` channels out."""
+    return _listing().InvertedResidual(in_shape[0], C, expansion=expansion, stride=stride)
+
+
+def _listing_output_shape(torch, in_shape) -> tuple[int, ...]:
+    with torch.no_grad():
+        out = _listing_block(in_shape)(torch.zeros(1, *in_shape))
+    return tuple(int(v) for v in out.shape[1:])
 
 
 _STAGES = ("expand", "filter", "project")
@@ -225,13 +245,21 @@ def solve_a(sheet: Sheet) -> None:
 
     block, in_shape = _catalog_block(BLOCK)
     s = summarize(_block_arch("inverted residual", [block], in_shape), convention="mac")
-    sheet.text(f"The block is taken from the engine's MobileNetV2 spec: the first stride-1 "
-               f"block with {C} channels in and out (the sixth module of its feature "
+    sheet.listing("inverted_residual", "The inverted residual block of MobileNetV2 as a "
+                  "PyTorch module.", tests="tests/test_lab_listings.py")
+    sheet.text("The constructor widens the $C_in$ input channels by the expansion factor $t$ "
+               "with a 1×1 convolution (left out when $t = 1$), filters each widened channel "
+               "on its own with a 3×3 depthwise convolution (one group per channel, padding "
+               "1, the block's stride) and projects to $C_out$ channels with a 1×1 "
+               "convolution: a linear bottleneck, followed by batch norm and no activation, "
+               "while the first two stages end with batch norm and ReLU6. No convolution has "
+               "a bias, since the batch norm after it has a shift. The forward pass adds the "
+               "input to the branch only when the stride is 1 and $C_in = C_out$, the two "
+               "shapes then being equal (part (c)).")
+    sheet.text(f"The engine describes the same block in its MobileNetV2 spec: the first "
+               f"stride-1 block with {C} channels in and out (the sixth module of its feature "
                f"extractor), reached at {in_shape[1]} × {in_shape[2]} for a 224 × 224 image. "
-               f"Its branch expands with a 1×1 convolution, filters each expanded channel "
-               f"with a 3×3 depthwise convolution, and projects back with a 1×1 convolution "
-               f"that has no activation (a linear bottleneck); the input is added to the "
-               f"result.")
+               f"Its rows, and the listing's block compared with them:")
     convs = iter(x for x in block.branches[0] if x.kind == "conv")
     rows, stage = [], -1
     for r in s.rows:
@@ -259,6 +287,22 @@ def solve_a(sheet: Sheet) -> None:
                                why="shape of the block output (the engine's summary)",
                                method="the block built from PyTorch modules, run on a zero "
                                       "input")
+    sheet.numeric_if_installed("torch", s.rows[-1].shape,
+                               lambda torch: _listing_output_shape(torch, in_shape),
+                               why="shape of the block output (the engine's summary)",
+                               method=f"the listing's block ({in_shape[0]} channels in, {C} "
+                                      f"out, expansion {T}, stride 1) run on a zero input")
+    sheet.numeric_if_installed("torch", s.params,
+                               lambda torch: _torch_params(torch, _listing_block(in_shape)),
+                               why="learnable parameters of the block (the engine's summary, "
+                                   "batch-norm scale and shift included)",
+                               method="the listing's block: the entries of its parameter "
+                                      "tensors, summed")
+    merges = sum(1 for r in s.rows if r.kind == "add")
+    sheet.numeric_if_installed("torch", merges,
+                               lambda torch: int(_listing_block(in_shape).use_shortcut),
+                               why="identity shortcuts in the block (the engine's spec)",
+                               method="the listing's block: 1 if it adds its input, else 0")
     stages, channels = _stage_ops(block, in_shape[0])
     for name, ops, a, b in zip(_STAGES, stages, channels, channels[1:]):
         sheet.answer(name, f"{ops[0]}, {a} to {b} channels, "
@@ -425,7 +469,8 @@ PROBLEM = Problem(
                "expanded by a factor $t$ (1×1 expand, 3×3 depthwise, 1×1 project, plus a "
                "shortcut)."),
     parts=(
-        Part("a", "Build the block (input and output channels, expansion, stride).", solve_a),
+        Part("a", "Implement the block as a PyTorch module, given the input and output "
+                  "channels, the expansion factor and the stride.", solve_a, scope=CODE),
         Part("b", "Compare its parameter count with a standard residual block for "
                   "$C_in == 32$, $C_out == 32$ and expansion 6.", solve_b),
         Part("c", "Why is the shortcut used only when the stride is 1 and $C_in == C_out$?",

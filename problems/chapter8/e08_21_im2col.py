@@ -5,11 +5,12 @@ indexed-sum model), checked against a matrix built here by explicit loops; the p
 the kernel row is checked entry by entry against the model's expansion of every output
 (:mod:`derive.conv.model`), and against the Toeplitz form (:mod:`derive.conv.toeplitz`),
 whose sparsity pattern is drawn.  The numeric part compares the engine's NumPy im2col with
-loops, the direct convolution and, where it is installed, PyTorch (``unfold`` and
+loops, the direct convolution and, where it is installed, the printed listing
+(:mod:`derive.lab.listings.im2col`) and PyTorch (``unfold`` and
 ``conv2d``; the page reads the same either way).
 """
 
-from derive.book import EXPLANATION, Part, Problem, Sheet
+from derive.book import CODE, EXPLANATION, Part, Problem, Sheet
 
 SIZE, K = 4, 3
 
@@ -183,6 +184,11 @@ def _toeplitz_figure(m):
                   name="toeplitz sparsity")
 
 
+def _listing():
+    from derive.lab.listings import im2col
+    return im2col
+
+
 def solve_c(sheet: Sheet) -> None:
     import numpy as np
 
@@ -190,6 +196,13 @@ def solve_c(sheet: Sheet) -> None:
     from derive.conv.shapes import output_size
     from derive.numeric import conv2d_direct
 
+    sheet.listing("im2col", "im2col by index arithmetic, and convolution as one matrix "
+                  "product (PyTorch).", tests="tests/test_lab_listings.py")
+    sheet.text("The listing builds the matrix row by row: row $(c*k + u)*k + v$ holds input "
+               "channel $c$ read at row offset $u$ and column offset $v$ inside every window, "
+               "column $i*W_out + j$ is output position $i$, $j$. The engine's own NumPy "
+               "version is compared below with the same matrix built by explicit loops, and "
+               "both with the listing and with PyTorch where PyTorch is installed.")
     rng = np.random.default_rng(821)
     c_in, c_out, size, stride, pad = 3, 4, 7, 2, 1
     x = rng.standard_normal((1, c_in, size, size))
@@ -220,6 +233,15 @@ def solve_c(sheet: Sheet) -> None:
     sheet.numeric(y, conv2d_direct(x, w, stride=stride, padding=pad), tol=1e-12,
                   why="the kernel matrix times the patch matrix",
                   method="the engine's direct nested-loop convolution")
+    sheet.numeric_if_installed(
+        "torch", cols2, lambda torch: _listing().im2col(torch.from_numpy(x), K, stride=stride,
+                                                        padding=pad).numpy(), tol=1e-12,
+        why="the engine's patch matrix", method="the listing above (PyTorch, float64)")
+    sheet.numeric_if_installed(
+        "torch", y, lambda torch: _listing().conv2d_im2col(
+            torch.from_numpy(x), torch.from_numpy(w), stride=stride, padding=pad).numpy(),
+        tol=1e-12, why="the kernel matrix times the patch matrix",
+        method="the listing's conv2d_im2col (PyTorch, float64)")
     sheet.numeric_if_installed(
         "torch", cols2, lambda torch: torch.nn.functional.unfold(
             torch.from_numpy(x), K, padding=pad, stride=stride)[0].numpy(), tol=1e-12,
@@ -289,7 +311,7 @@ PROBLEM = Problem(
                   "into a row vector.", solve_b),
         Part("c", "Implement im2col for an input of one image with $C_in$ channels of $H$ × $W$, "
                   "given kernel size, stride and padding (output: a matrix of $C_in*k**2$ rows "
-                  "and $H_out*W_out$ columns), and verify it.", solve_c),
+                  "and $H_out*W_out$ columns), and verify it.", solve_c, scope=CODE),
         Part("d", "Why do GPU libraries such as cuDNN use an implicit im2col instead of "
                   "building the matrix?", solve_d, scope=EXPLANATION),
     ),

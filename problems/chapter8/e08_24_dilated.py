@@ -7,10 +7,15 @@ from :mod:`derive.conv.costs`.  Independent checks: the span of the tap offsets 
 brute force, the set of input offsets reachable through the stack, and (part c) the support
 of the input gradient of one output unit, computed with the derived backward formulas
 (:func:`derive.numeric.conv2d_backward`), by pushing unit impulses forward through the stack,
-and with PyTorch autograd where it is installed (the page is the same either way).
+and with PyTorch autograd where it is installed (the page is the same either way).  The
+implementation part (c) asks for is the listing :mod:`derive.lab.listings.receptive_field`,
+printed whole: a stack of ``nn.Conv2d`` layers with the given dilations, and a measurement of
+the box of input pixels that receive a gradient from the centre output, compared with the
+engine's receptive field where PyTorch is installed (``tests/test_lab_listings.py`` compares
+it with the closed form on many stacks).
 """
 
-from derive.book import Part, Problem, Sheet
+from derive.book import CODE, Part, Problem, Sheet
 
 K = 3
 RATES = (1, 2, 4)
@@ -200,16 +205,49 @@ def solve_b(sheet: Sheet) -> None:
     sheet.answer("parameters of one 15×15 layer (no bias)", dense)
 
 
+def _listing():
+    from derive.lab.listings import receptive_field
+    return receptive_field
+
+
 def solve_c(sheet: Sheet) -> None:
     import numpy as np
 
+    from derive.conv.layers import Layer
     from derive.conv.receptive import receptive_field
 
     layers = _layers()
     rf = receptive_field(layers)
     centre = SIDE // 2
     first, last = rf.interval(centre)
-    sheet.text(f"Experiment: a {SIDE}×{SIDE} single-channel input goes through the three "
+    sheet.listing("receptive_field", "A stack of dilated convolutions and its receptive "
+                  "field measured by back-propagation (PyTorch).",
+                  tests="tests/test_lab_listings.py")
+    sheet.text("The stack is one $k$×$k$ convolution per dilation rate $d$, padded by "
+               "$d*(k - 1)/2$ so that each layer keeps the size. The measurement replaces "
+               "every weight and bias of the model by 1 (the model's own parameters are left "
+               "untouched), runs a random positive input through it in float64, "
+               "back-propagates from the centre output pixel and returns the height and "
+               "width of the box of input pixels whose gradient is not zero: with positive "
+               "weights and inputs every path adds a positive amount, so no pixel of the "
+               "field can lose its gradient by cancellation. Its result for the stack of "
+               "this exercise, and for the same dilations with 5×5 kernels, against the "
+               "engine's receptive field:")
+    listing_sizes = [(K, rf.size)]
+    wide = receptive_field([Layer("conv", kernel=5, dilation=d, padding=2 * d)
+                            for d in RATES]).size
+    listing_sizes.append((5, wide))
+    for k, size in listing_sizes:
+        sheet.numeric_if_installed(
+            "torch", (size, size),
+            lambda torch, k=k, size=size: _listing().empirical_receptive_field(
+                _listing().dilated_stack(RATES, kernel_size=k), size=size + 10),
+            why=f"receptive field, height and width, of {k}×{k} layers with dilations 1, 2 "
+                f"and 4",
+            method=f"the listing's measurement on its dilated stack, a {size + 10}×"
+                   f"{size + 10} input")
+    sheet.text(f"The engine's own experiment, in NumPy and with weights other than "
+               f"ones: a {SIDE}×{SIDE} single-channel input goes through the three "
                f"dilated 3×3 layers (padding $d$ keeps the size). Each layer has fixed "
                f"weights drawn uniformly from 0.5 to 1.5 (NumPy generator, seed 824, one "
                f"3×3 kernel per layer): all positive, so no accidental cancellation can hide "
@@ -307,7 +345,8 @@ PROBLEM = Problem(
         Part("b", "Show that three 3×3 layers with dilations 1, 2 and 4 see as much as one "
                   "15×15 convolution, and compare their parameter counts for $C$ channels.",
              solve_b),
-        Part("c", "Check the field experimentally: back-propagate from one output unit of the "
-                  "dilated stack and look at which input pixels receive a gradient.", solve_c),
+        Part("c", "Implement the dilated stack with PyTorch's convolution layers and check "
+                  "the field experimentally: back-propagate from one output unit and look at "
+                  "which input pixels receive a gradient.", solve_c, scope=CODE),
     ),
 )

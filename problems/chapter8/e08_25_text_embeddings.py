@@ -7,13 +7,16 @@ configurations, the parameter count (:mod:`derive.conv.costs`), the embedding di
 pairwise cosine similarities of part (b).  Counts are cross-checked with NumPy allocations
 and, where PyTorch is installed, with its modules (the page is the same either way).
 
-Assumptions stated here: word-embedding dimension E = 128, vocabulary V = 20,000, base
-filter count F = 128 per kernel size.
+Sizes assumed, and stated on the page and in each part's reason: vocabulary V = 20,000
+words, word-embedding dimension E = 128, F = 128 filters per kernel size (256 in
+configuration (iii)), descriptions of L = 256 tokens (which enter no parameter count), and
+an illustrative catalogue of 10,000 items for the similarity cost of part (b).
 """
 
 from derive.book import Part, Problem, Sheet
 
 VOCAB, EMBED, FILTERS, LENGTH = 20_000, 128, 128, 256
+ITEMS = 10_000          # catalogue size, an illustrative assumption (part b)
 CONFIGS = (("(i) kernel size 3", (3,), FILTERS),
            ("(ii) kernel sizes 3, 5 and 7", (3, 5, 7), FILTERS),
            ("(iii) kernel sizes 3, 4 and 5, twice the filters", (3, 4, 5), 2 * FILTERS))
@@ -36,6 +39,27 @@ def _sizes_text() -> str:
             f"assumption. Each filter is a 1D convolution of width $k$ over the $E$ embedding "
             f"channels, with a bias and no padding; its output is max-pooled over the "
             f"positions, so the item embedding has one value per filter.")
+
+
+def _dims() -> list[int]:
+    """Item embedding dimension of each configuration: one max-pooled value per filter."""
+    return [len(k) * f for _, k, f in CONFIGS]
+
+
+def _reason_a() -> str:
+    return (f"needs the project's item catalogue and training runs. The parameter counts, "
+            f"embedding dimensions and n-gram widths are derived for assumed sizes: a "
+            f"vocabulary of {VOCAB:,} words, word embeddings of dimension {EMBED}, and "
+            f"{FILTERS} filters per kernel size ({2 * FILTERS} in (iii)), each with a bias; "
+            f"descriptions of {LENGTH} tokens are assumed too, but the length enters no "
+            f"parameter count")
+
+
+def _reason_b() -> str:
+    a, b, c = _dims()
+    return (f"needs the trained encoders and the catalogue. The cost of the similarity "
+            f"matrix is derived for an assumed catalogue of {ITEMS:,} items and the "
+            f"embedding dimensions of part (a), {a}, {b} and {c}")
 
 
 def solve_a(sheet: Sheet) -> None:
@@ -80,8 +104,8 @@ def solve_a(sheet: Sheet) -> None:
 def solve_b(sheet: Sheet) -> None:
     from derive.conv.costs import dense_cost
 
-    items = 10_000
-    dims = [len(k) * f for _, k, f in CONFIGS]
+    items = ITEMS
+    dims = _dims()
     sheet.text(f"The item embeddings of part (a): dimension (number of kernel sizes)×"
                f"(filters per size), i.e. {dims[0]}, {dims[1]} and {dims[2]}. The catalogue "
                f"size is not given in the course; {items:,} items is an illustrative "
@@ -106,12 +130,10 @@ PROBLEM = Problem(
     parts=(
         Part("a", "Train the three configurations and compare embedding quality through "
                   "category classification accuracy.", solve_a, scope="out-of-scope",
-             reason="needs the project's item catalogue and training runs; the parameter "
-                    "counts, embedding dimensions and n-gram widths are derived"),
+             reason=_reason_a()),
         Part("b", "Embed the whole catalogue, compute pairwise cosine similarities and "
                   "visualize the clusters (t-SNE or UMAP).", solve_b, scope="out-of-scope",
-             reason="needs the trained encoders and the catalogue; the cost of the similarity "
-                    "matrix is derived"),
+             reason=_reason_b()),
         Part("c", "Compare the nearest neighbours of five random items under the CNN "
                   "embeddings and under TF-IDF vectors.", scope="out-of-scope",
              reason="a qualitative judgement on the trained model's neighbours"),

@@ -1,17 +1,20 @@
 """Exercise 8.28: a downscaling CNN, 16 x 16 x 6 -> 64 x 64 x 1.
 
-Both designs are layer specs summarized by the engine (:func:`derive.arch.summary.summarize`,
-sizes from :mod:`derive.conv.shapes`, parameters from :mod:`derive.conv.costs`); the pixel
-shuffle, which the spec format does not have, is applied to the spec's last shape by
-:func:`derive.numeric.pixel_shuffle`.  The shuffle's index map is proved a bijection with the
-checker's floor/Mod lemmas and cross-checked with NumPy (and PyTorch where installed; the
-page is the same either way).  The
-checkerboard argument counts, with the engine's transposed convolution, how many kernel taps
-reach each output pixel.  Training and evaluating the models on climate data is outside the
-book (it needs the data set and training runs).
+Both designs are layer specs whose shapes and costs the engine derives layer by layer (sizes
+from :mod:`derive.conv.shapes`, parameters from :mod:`derive.conv.costs`, the same numbers
+as :func:`derive.arch.summary.summarize`); the pixel shuffle, which the spec format does not
+have, is applied to the spec's last shape by :func:`derive.numeric.pixel_shuffle`.  The
+PyTorch implementation asked for in part (b) is the listing
+:mod:`derive.lab.listings.downscaling`, printed whole; its parameter counts are compared with
+the engine's where PyTorch is installed (``tests/test_lab_listings.py`` checks that its layers
+are those of the specs).  The shuffle's index map is proved a bijection with the checker's
+floor/Mod lemmas and cross-checked with NumPy (and PyTorch where installed; the page is the
+same either way).  The checkerboard argument counts, with the engine's transposed
+convolution, how many kernel taps reach each output pixel.  Training and evaluating the
+models on climate data is outside the book (it needs the data set and training runs).
 """
 
-from derive.book import EXPLANATION, Part, Problem, Sheet, written
+from derive.book import CODE, EXPLANATION, Part, Problem, Sheet, written
 
 IN_C, IN_SIZE, OUT_SIZE, R = 6, 16, 64, 4
 
@@ -65,8 +68,10 @@ class _Summary:
 
 
 def _walk(spec) -> _Summary:
-    """Shapes and costs layer by layer (derive.arch.summary.summarize also derives receptive
-    fields, which are not defined through transposed convolutions, so it refuses them)."""
+    """Shapes and costs layer by layer, from the engine's per-layer size and cost rules.
+    These are the numbers :func:`derive.arch.summary.summarize` gives too (it accepts
+    transposed convolutions and leaves the receptive field undefined past them); walking the
+    spec here keeps the module names the tables print."""
     from derive.conv.costs import conv_cost, transposed_conv_cost
     from derive.conv.shapes import output_size, transposed_output_size
 
@@ -197,11 +202,39 @@ def solve_a(sheet: Sheet) -> None:
     sheet.answer("output shapes", f"(i) {first.rows[-1].shape}, (ii) {shuffled}")
 
 
+def _listing():
+    from derive.lab.listings import downscaling
+    return downscaling
+
+
+def _listing_params(torch) -> tuple[int, int]:
+    """Learnable parameters of the listing's two models, design (i) then design (ii)."""
+    listing = _listing()
+    return tuple(sum(p.numel() for p in model.parameters())
+                 for model in (listing.TransposedConvUpscaler(IN_C),
+                               listing.PixelShuffleUpscaler(IN_C)))
+
+
 def solve_b(sheet: Sheet) -> None:
     import numpy as np
 
     first = _walk(_transposed_spec())
     second = _walk(_subpixel_spec())
+    sheet.listing("downscaling", "The two upscaling networks as PyTorch modules.",
+                  tests="tests/test_lab_listings.py")
+    sheet.text(f"Each network is the design of part (a), layer for layer. The first encodes "
+               f"with two 3×3 convolutions (the second at stride 2, {IN_SIZE} to "
+               f"{IN_SIZE // 2}), doubles the size three times with transposed convolutions "
+               f"of kernel 4, stride 2 and padding 1, and ends with a 3×3 convolution to one "
+               f"channel and no activation. The second keeps the {IN_SIZE}×{IN_SIZE} grid "
+               f"through three 3×3 convolutions, the last with $r**2$ = {R * R} output "
+               f"channels, and a pixel shuffle with no parameters moves them onto the "
+               f"{OUT_SIZE}×{OUT_SIZE} grid. Their parameter counts, against the engine's:")
+    for label, index, summary in (("(i)", 0, first), ("(ii)", 1, second)):
+        sheet.numeric_if_installed(
+            "torch", summary.params, lambda torch, index=index: _listing_params(torch)[index],
+            why=f"parameters of design {label}",
+            method="the listing's model: the entries of its parameter tensors, summed")
 
     def entries(spec) -> int:
         total = 0
@@ -443,7 +476,8 @@ PROBLEM = Problem(
         Part("a", "Design two architectures: (i) an encoder-decoder that upsamples with "
                   "transposed convolutions, (ii) an encoder followed by a sub-pixel "
                   "convolution (pixel shuffle).", solve_a),
-        Part("b", "Build both and compare their parameter counts.", solve_b),
+        Part("b", "Implement both in PyTorch and compare their parameter counts.", solve_b,
+             scope=CODE),
         Part("c", "A pixel shuffle rearranges $C*r**2$ channels of size $H$×$W$ into $C$ "
                   "channels of size $r*H$×$r*W$. Describe it and explain why it avoids the "
                   "checkerboard artifacts of transposed convolutions.", solve_c,

@@ -41,10 +41,14 @@ _PROSE = [(re.compile(p), what) for p, what in _PROSE_LEAKS]
 
 # Markdown: maths is $...$, $`...`$ or a $$ block; code spans and HTML comments are not
 # reader-facing prose either (there are none on a solution page, but a comment heads it).
-_MD_MATH = re.compile(r"\$\$.*?\$\$|\$`.*?`\$|(?<!\\)\$.+?(?<!\\)\$|<!--.*?-->", re.S)
+# A listing (a fenced ``python`` block) and a code span (a file's path) are code shown as
+# code, on purpose.
+_MD_MATH = re.compile(r"^```python\n.*?^```$|\$\$.*?\$\$|\$`.*?`\$|(?<!\\)\$.+?(?<!\\)\$|<!--.*?-->"
+                      r"|`[^`\n]+`", re.S | re.M)
 # LaTeX: maths environments and inline maths, and TikZ pictures (drawing code).
 _TEX_MATH = re.compile(
-    r"\\begin\{(align\*|gather\*|equation\*|tikzpicture)\}.*?\\end\{\1\}"
+    r"\\begin\{(align\*|gather\*|equation\*|tikzpicture|DeriveListing)\}.*?\\end\{\1\}"
+    r"|(?<=\})\{derive/lab/listings/[^{}]*\}"
     r"|\\\[.*?\\\]|(?<!\\)\$.+?(?<!\\)\$|\\(?:Answer|StepTag)\{(?:[^{}]|\{(?:[^{}]|\{[^{}]*\})*\})*\}"
     r"|\\(?:label|ref|hyperref|href|url|input|include|usepackage|documentclass|newcommand"
     r"|renewcommand|definecolor|tikzset|pdfbookmark)\b(?:\[[^\]]*\])?(?:\{[^{}]*\})*"

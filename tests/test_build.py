@@ -265,7 +265,8 @@ def test_cli_build_list_check_docs(problems: Path, tmp_path: Path,
     assert main(["build", "--tex-only", "--problems", str(problems), "--out", out]) == 0
     captured = capsys.readouterr()
     assert "2 problems (2 solved, 0 cached)" in captured.out
-    assert "claims: 2 proved, 0 tested; 1 cross-checks; 2 not machine-checked" in captured.out
+    assert ("claims: 2 proved, 0 tested; 1 cross-checks; 0 code listings; 0 measurements; "
+            "2 not machine-checked") in captured.out
     assert ("[1/2] fixture-1: 1 proved, 1 cross-checked, 1 explanation, 1 out-of-scope"
             in captured.err)
 

@@ -3,8 +3,10 @@
 Part (a) is a small computation and is done here: five classes of synthetic multivariate
 series are generated with NumPy (fixed seed) and each class is checked to carry the
 signature it was designed with (trend slope, dominant frequency, step position, decaying
-envelope, drift).  Training and comparing the models (b-d) is out of scope; the engine still
-derives the temporal CNN's receptive field (:mod:`derive.conv.receptive`), output lengths
+envelope, drift).  Training and comparing the models (b-d) are measured by the seeded
+``time-series`` experiment (:mod:`derive.lab.experiments.time_series`, which draws its own
+series of the same five classes with random onsets, phases and offsets); the page renders its
+stored results.  The engine derives the temporal CNN's receptive field (:mod:`derive.conv.receptive`), output lengths
 (:mod:`derive.conv.shapes`) and the parameter counts of all three models
 (:mod:`derive.conv.costs`).
 
@@ -13,7 +15,7 @@ The TemporalCNN is not specified by the exercise; we take three 1D convolutions 
 global average pooling and a linear layer to the 5 classes.
 """
 
-from derive.book import Part, Problem, Sheet
+from derive.book import EXPERIMENT, Part, Problem, Sheet
 
 CHANNELS, STEPS, PER_CLASS, CLASSES = 3, 128, 40, 5
 PERIOD_CYCLES, DAMPED_CYCLES, DRIFT, NOISE = 8, 4, 0.05, 0.3
@@ -188,6 +190,16 @@ def _cnn_params() -> tuple[int, list]:
     return total + head, rows
 
 
+NAMES = {"cnn": "TemporalCNN", "average_linear": "time average + linear", "mlp": "MLP"}
+
+
+def _experiment(sheet: Sheet, what: str) -> dict:
+    """The stored results of the time-series experiment (its own series: the same five
+    classes as part (a), drawn with random onsets, phases and offsets by
+    derive.lab.experiments.time_series)."""
+    return sheet.measured("time-series", what)["results"]
+
+
 def solve_b(sheet: Sheet) -> None:
     from derive.conv.receptive import receptive_field, receptive_field_steps
 
@@ -214,6 +226,20 @@ def solve_b(sheet: Sheet) -> None:
                   method="the entries of the weight and bias tensors, allocated with NumPy")
     sheet.answer("TemporalCNN", f"{total:,} parameters, receptive field {field} steps "
                                 f"({STEPS} per series)")
+    r = _experiment(sheet, "Validation accuracy per epoch of the TemporalCNN and of the two "
+                           "baselines of part (c), trained on the experiment's own series.")
+    from derive.lab.plots import line_plot
+    sheet.figure(line_plot("time-series-accuracy",
+                           [(NAMES[m], list(range(1, len(r["val_accuracy"][m]) + 1)),
+                             r["val_accuracy"][m]) for m in r["models"]],
+                           xlabel="epoch", ylabel="validation accuracy",
+                           caption="Validation accuracy per epoch (stored results of the "
+                                   "time-series experiment)."))
+    sheet.text(f"The experiment's series are drawn by its own generator (the five classes of "
+               f"part (a), with random onsets, phases and offsets), {r['sizes']['train']} for "
+               f"training, {r['sizes']['val']} for validation and {r['sizes']['test']} for "
+               f"testing. The TemporalCNN reaches a test accuracy of "
+               f"{r['test_accuracy']['cnn']:.3f}.")
 
 
 def solve_c(sheet: Sheet) -> None:
@@ -230,7 +256,13 @@ def solve_c(sheet: Sheet) -> None:
                 [("(i) time average of each channel + linear", gap),
                  (f"(ii) MLP on the flattened series (one hidden layer of {HIDDEN})", mlp),
                  ("TemporalCNN", cnn)],
-                caption="Derived parameter counts; the accuracies need the training runs.")
+                caption="Derived parameter counts of the models as assumed on this page.")
+    r = _experiment(sheet, "Test accuracy of the three trained models, overall and per class.")
+    sheet.table(["model", "parameters", "test accuracy"] + r["classes"],
+                [(NAMES[m], r["params"][m], f"{r['test_accuracy'][m]:.3f}")
+                 + tuple(f"{a:.2f}" for a in r["test_class_accuracy"][m]) for m in r["models"]],
+                caption="Measured on the experiment's test series (its models, whose sizes "
+                        "are the experiment's).")
 
 
 def solve_d(sheet: Sheet) -> None:
@@ -249,9 +281,15 @@ def solve_d(sheet: Sheet) -> None:
         f"field of {field} steps each top unit sees more than one period of {period} steps. "
         f"The MLP must learn a separate weight pattern for every phase and position from "
         f"only {PER_CLASS} examples per class, and averaging over time removes the "
-        f"oscillation altogether (the mean of a sine over whole cycles is zero). Which model "
-        f"wins on these data is for the training runs to show.",
+        f"oscillation altogether (the mean of a sine over whole cycles is zero).",
         rests_on=["the receptive field of part (b)"])
+    r = _experiment(sheet, "Accuracy on the two periodic classes (oscillation and damped "
+                           "oscillation) of each trained model.")
+    sheet.table(["model", "accuracy on the periodic classes"],
+                [(NAMES[m], f"{r['periodic_accuracy'][m]:.3f}") for m in r["models"]],
+                caption="Measured on the experiment's test series.")
+    sheet.text(f"Best on the periodic classes: the {NAMES[r['best_on_periodic']]}, as the "
+               "argument above leads one to expect.")
 
 
 PROBLEM = Problem(
@@ -262,15 +300,10 @@ PROBLEM = Problem(
     parts=(
         Part("a", "Generate series from five classes: upward trend, periodic oscillations, a "
                   "step, a damped oscillation and a random walk with drift.", solve_a),
-        Part("b", "Train the TemporalCNN on them.", solve_b, scope="out-of-scope",
-             reason="a training run; the network's receptive field, output lengths and "
-                    "parameter count are derived"),
+        Part("b", "Train the TemporalCNN on them.", solve_b, scope=EXPERIMENT),
         Part("c", "Compare with (i) averaging each channel over time + a linear classifier and "
-                  "(ii) an MLP on the flattened series.", solve_c, scope="out-of-scope",
-             reason="the comparison is between trained models; their parameter counts are "
-                    "derived"),
+                  "(ii) an MLP on the flattened series.", solve_c, scope=EXPERIMENT),
         Part("d", "Which model handles the periodic classes best, and why does locality help?",
-             solve_d, scope="out-of-scope",
-             reason="the first question is a measurement on the trained models of (b) and (c)"),
+             solve_d, scope=EXPERIMENT),
     ),
 )

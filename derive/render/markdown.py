@@ -293,6 +293,17 @@ def render_index(sets: list[dict[str, Any]], template_dir: str | None = None) ->
     return _tidy(render("index.md.j2", template_dir, sets=sets, legend=LEGEND))
 
 
+_FENCED = re.compile(r"(^```[a-z]*\n.*?^```$)", re.S | re.M)
+
+
 def _tidy(text: str) -> str:
-    """At most one blank line in a row, one final newline."""
-    return re.sub(r"\n{3,}", "\n\n", text).strip("\n") + "\n"
+    r"""At most one blank line in a row, one final newline; fenced code is kept verbatim
+    (a listing's two blank lines between definitions are its own).
+
+    >>> _tidy("a\n\n\n\nb\n```python\nx = 1\n\n\ny = 2\n```\n")
+    'a\n\nb\n```python\nx = 1\n\n\ny = 2\n```\n'
+    """
+    pieces = _FENCED.split(text)
+    # split() with one group: code blocks are the odd pieces
+    tidied = [p if i % 2 else re.sub(r"\n{3,}", "\n\n", p) for i, p in enumerate(pieces)]
+    return "".join(tidied).strip("\n") + "\n"

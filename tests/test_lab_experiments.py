@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import statistics
 from fractions import Fraction
 
 import numpy as np
@@ -355,3 +356,43 @@ def test_separable_layers_and_shapes():
     # multiply-adds per output position, counted from the weight shapes
     ratio = Fraction(depthwise.weight.numel() + pointwise.weight.numel(), standard.weight.numel())
     assert ratio == separable_speed.flop_ratio(16, 16, 3)
+
+
+def test_separable_macs_counted_from_the_outputs():
+    b, c, n, k = 2, 6, 5, 3
+    standard, depthwise, pointwise = separable_speed.layers(c, k)
+    x = torch.randn(b, c, n, n)
+    with torch.no_grad():
+        outputs = {"standard": standard(x).numel(), "depthwise": depthwise(x).numel(),
+                   "pointwise": pointwise(depthwise(x)).numel()}
+    # every output value sums its weights' taps: C_in k^2, k^2 and C_in of them
+    taps = {"standard": standard.weight[0].numel(), "depthwise": depthwise.weight[0].numel(),
+            "pointwise": pointwise.weight[0].numel()}
+    macs = separable_speed.macs(b, c, n, k)
+    for name in taps:
+        assert macs[name] == outputs[name] * taps[name], name
+    assert macs["separable"] == macs["depthwise"] + macs["pointwise"]
+
+
+def test_separable_sweep_run_on_small_layers():
+    config = dict(separable_speed.QUICK, batch=1, size=6, channels=16, warmup=1, repeats=3,
+                  sweep_channels=[2, 4, 16])
+    calls = []
+    r = separable_speed.run(config, lambda done, total: calls.append((done, total)))
+    s = r["sweep"]
+    assert calls[-1] == (3, 3)
+    assert s["channels"] == [2, 4, 16] and s["timings"] == [6, 3, 3]  # 16 // (4 * 2) = 2
+    assert s["output_shapes_equal"] and r["output_shape"] == [1, 16, 6, 6]
+    for i, c in enumerate(s["channels"]):
+        each = {name: times[i] for name, times in s["seconds_each"].items()}
+        assert all(len(t) == s["timings"][i] for t in each.values())
+        medians = {name: statistics.median(t) for name, t in each.items()}
+        assert s["measured_speedup"][i] == medians["standard"] / medians["separable"]
+        assert Fraction(s["predicted_flop_ratio_fraction"][i]) == Fraction(1, c) + Fraction(1, 9)
+        assert s["macs"]["standard"][i] == 36 * c * c * 9
+    # the top level is the exercise's channel count, the sweep's last entry
+    assert r["seconds"] == {name: t[2] for name, t in s["seconds"].items()}
+    assert r["measured_speedup"] == s["measured_speedup"][2]
+    assert r["params"]["standard"] == 16 * 16 * 9 + 16
+    with pytest.raises(ValueError):
+        separable_speed.run(dict(config, sweep_channels=[2, 4]), lambda done, total: None)

@@ -26,15 +26,16 @@ EXERCISES = {
     "8.7": "abcd", "8.8": "abcd", "8.9": "abc", "8.10": "abcd", "8.11": "abcd",
     "8.12": "abc", "8.13": "abc", "8.14": "abcd",
 }
-# Parts that need training runs, datasets or the exercise's PyTorch measurements.
-OUT_OF_SCOPE = {("8.10", p) for p in "abcd"} | {("8.11", p) for p in "abcd"} | {
-    ("8.12", "c")}
+# Parts that need training runs, datasets or the exercise's PyTorch measurements: none left
+# in 8.1-8.14 (every such part is now measured at laptop scale).
+OUT_OF_SCOPE: set[tuple[str, str]] = set()
 # Parts answered by a seeded experiment's stored measurements (marked "experiment").
-EXPERIMENT_PARTS = {("8.14", p) for p in "abcd"}
+EXPERIMENT_PARTS = ({("8.10", p) for p in "abcd"} | {("8.11", p) for p in "abcd"}
+                    | {("8.12", "c")} | {("8.14", p) for p in "abcd"})
 # Parts that ask "why", "draw" or "explain": marked as explanations whatever checks support them.
 EXPLANATION_ONLY = {("8.5", "c"), ("8.6", "a"), ("8.7", "a"), ("8.8", "d"), ("8.13", "c")}
 # Parts that ask for an implementation: answered by a printed, tested listing (marked "code").
-CODE_PARTS = {("8.9", "a")}
+CODE_PARTS = {("8.9", "a"), ("8.12", "a")}
 
 
 def _files() -> dict[str, Path]:
@@ -94,8 +95,8 @@ def test_scopes(solved) -> None:
                 assert part.status == "explanation", key
             elif key in EXPERIMENT_PARTS:
                 assert part.status == "experiment", key
-                assert any(isinstance(b, Measurement) for b in part.blocks), key
-                assert not part.checked_blocks, key       # measured, never proved
+                # the stored results of a named experiment, shown as a measurement
+                assert any(isinstance(b, Measurement) and b.experiment for b in part.blocks), key
             elif key in CODE_PARTS:
                 assert part.status == "code", key
                 assert any(isinstance(b, Listing) for b in part.blocks), key

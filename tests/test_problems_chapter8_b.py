@@ -17,7 +17,8 @@ import sympy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from derive.book.model import OUT_OF_SCOPE, Answer, Check, Derivation, Figure, Listing, Table
+from derive.book.model import (OUT_OF_SCOPE, Answer, Check, Derivation, Figure, Listing,
+                               Measurement, Table)
 from derive.check.verdict import Status
 from derive.problems import ProblemFile, load, solve
 
@@ -29,13 +30,17 @@ PARTS = {
     "8.20": "abc", "8.21": "abcd", "8.22": "abcdef", "8.23": "abc", "8.24": "abc",
     "8.25": "abc", "8.26": "abcd", "8.27": "abc", "8.28": "abcd",
 }
-# Parts that need data sets, training runs or hardware measurements.
-OUT_OF_SCOPE_PARTS = {
-    "8.15": "bc", "8.16": "abcd", "8.17": "abc", "8.18": "bcd", "8.19": "c", "8.25": "abc",
-    "8.27": "abc",
-}
+# Parts that need data sets, training runs or hardware measurements: only the project
+# catalogue of 8.25, which no package ships.
+OUT_OF_SCOPE_PARTS = {"8.25": "abc"}
+# Parts answered by a seeded experiment's stored measurements (marked "experiment").
+EXPERIMENT_PARTS = {"8.15": "bc", "8.16": "abcd", "8.17": "abc", "8.18": "bcd", "8.19": "c",
+                    "8.27": "abc"}
 # Parts that ask for an implementation: answered by a printed, tested listing (marked "code").
-CODE_PARTS = {"8.20": "a", "8.21": "c", "8.24": "c", "8.28": "b"}
+CODE_PARTS = {"8.15": "a", "8.20": "a", "8.21": "c", "8.24": "c", "8.28": "b"}
+# Figures per page (plots of stored measurements included).
+FIGURES = {"8.15": 4, "8.16": 2, "8.18": 1, "8.19": 1, "8.20": 1, "8.21": 2, "8.22": 1,
+           "8.23": 1, "8.24": 1, "8.26": 1, "8.27": 3, "8.28": 1}
 CHEAP = ("8.16", "8.17", "8.18", "8.19", "8.20", "8.24", "8.25", "8.27", "8.28")
 
 
@@ -120,11 +125,14 @@ def test_every_part_of_the_exercise_is_present(pid):
 def test_cheap_problems_solve_cleanly(pid):
     result = _solved(pid)
     assert _bad_verdicts(result) == []
-    assert _check_figures(result) == (1 if pid in ("8.20", "8.24", "8.28") else 0)
+    assert _check_figures(result) == FIGURES.get(pid, 0)
     for part in result.parts:
         if part.part.label in CODE_PARTS.get(pid, ""):
             assert part.status == "code", (pid, part.part.label)
             assert any(isinstance(b, Listing) for b in part.blocks), (pid, part.part.label)
+        elif part.part.label in EXPERIMENT_PARTS.get(pid, ""):
+            assert part.status == "experiment", (pid, part.part.label)
+            assert any(isinstance(b, Measurement) for b in part.blocks), (pid, part.part.label)
         elif part.part.scope != OUT_OF_SCOPE:
             assert part.status in ("proved", "tested", "cross-checked", "explanation"), (
                 pid, part.part.label)
@@ -135,10 +143,12 @@ def test_cheap_problems_solve_cleanly(pid):
 def test_heavy_problems_solve_cleanly(pid):
     result = _solved(pid)
     assert _bad_verdicts(result) == []
-    assert _check_figures(result) == {"8.21": 2, "8.22": 1, "8.23": 1, "8.26": 1}.get(pid, 0)
+    assert _check_figures(result) == FIGURES.get(pid, 0)
     statuses = {p.part.label: p.status for p in result.parts}
     code = {label: statuses.pop(label) for label in CODE_PARTS.get(pid, "")}
     assert all(s == "code" for s in code.values()), code
+    measured = {label: statuses.pop(label) for label in EXPERIMENT_PARTS.get(pid, "")}
+    assert all(s == "experiment" for s in measured.values()), measured
     assert all(s in ("proved", "tested", "cross-checked", "explanation", "out-of-scope")
                for s in statuses.values()), statuses
 

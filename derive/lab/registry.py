@@ -21,6 +21,18 @@ EXPERIMENTS: dict[str, str] = {
 }
 
 
+def check_name(name: str) -> str:
+    """``name`` if it is a known experiment; imports nothing, so reading stored results
+    needs neither PyTorch nor scikit-learn.
+
+    >>> check_name("pruning")
+    'pruning'
+    """
+    if name not in EXPERIMENTS:
+        raise InputError(f"no experiment named {name!r}; known: {', '.join(EXPERIMENTS)}")
+    return name
+
+
 def experiment(name: str) -> ModuleType:
     """The module of experiment ``name``.
 
@@ -29,6 +41,4 @@ def experiment(name: str) -> ModuleType:
     ...
     derive.errors.InputError: no experiment named 'no such thing'; known: augmentation, grad-cam, mixup, gradient-flow, pre-activation, text-cnn, time-series, separable-speed, pruning
     """
-    if name not in EXPERIMENTS:
-        raise InputError(f"no experiment named {name!r}; known: {', '.join(EXPERIMENTS)}")
-    return importlib.import_module(EXPERIMENTS[name])
+    return importlib.import_module(EXPERIMENTS[check_name(name)])

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from derive.errors import DeriveError, InputError
-from derive.lab.registry import EXPERIMENTS, experiment
+from derive.lab.registry import EXPERIMENTS, check_name, experiment
 
 Progress = Callable[[int, int], None]
 THREADS = 1          # one thread: CPU reductions then sum in one order on every machine
@@ -36,7 +36,7 @@ def results_dir() -> Path:
 
 
 def result_path(name: str, full: bool = False) -> Path:
-    experiment(name)  # names the known experiments if ``name`` is not one
+    check_name(name)  # names the known experiments if ``name`` is not one
     return results_dir() / f"{name}{'.full' if full else ''}.json"
 
 

@@ -4,8 +4,12 @@ The ratio identity is the engine's cost theorem (:func:`derive.conv.costs.separa
 each line checked; the numbers for C_in = C_out = 512, k = 3 come from the cost functions and
 are cross-checked by counting multiply-adds and weight entries with explicit loops (and with
 PyTorch's modules where it is installed; the page reads the same either way).  The
-wall-clock part is a hardware measurement: the book gives the FLOP prediction and the
-memory-traffic numbers that explain the gap.
+wall-clock part gives the FLOP prediction and the memory-traffic numbers that explain the
+gap, then the hardware measurement from the stored results of the ``separable-speed``
+experiment (no timing runs while the page builds): the times at 512 channels, and a plot and
+table of the measured against the predicted speed-up over a sweep of channel counts, whose
+predicted ratios and multiply-add counts are cross-checked against the engine's cost
+functions and whose worded verdicts are chosen by comparing the stored numbers.
 """
 
 from derive.book import EXPERIMENT, Part, Problem, Sheet
@@ -209,9 +213,11 @@ def solve_c(sheet: Sheet) -> None:
 def _measurement(sheet: Sheet, predicted: float) -> None:
     record = sheet.measured("separable-speed", "Wall-clock time of one forward pass of the "
                                                "standard layer and of the separable pair, "
-                                               "median of repeated runs.")
+                                               "median of repeated runs, at the exercise's "
+                                               f"{C_IN} channels and at fewer.")
     r = record["results"]
     n, c, h, w = r["input_shape"]
+    timings = r["sweep"]["timings"][r["sweep"]["channels"].index(c)]
     sheet.text(f"The measurement (PyTorch on the CPU, {r['threads']} threads, a batch of {n} "
                f"maps of {c} channels, {h} × {w}, padding 1 so the output is {h} × {w} as "
                "well; the ratio of multiply-adds per output position is the same as without "
@@ -219,13 +225,149 @@ def _measurement(sheet: Sheet, predicted: float) -> None:
     rows = [(name, f"{r['seconds'][name] * 1000:.0f} ms", f"{r['gmacs_per_second'][name]:.2f}")
             for name in ("standard", "depthwise", "pointwise", "separable")]
     sheet.table(["layer", "median time", "billion multiply-adds per second"], rows,
-                caption=f"Measured on the machine named above, {r['repeats']} runs each; "
+                caption=f"Measured on the machine named above, {timings} runs each; "
                         "times depend on the machine and its load.")
+    speed = r["gmacs_per_second"]
+    faster = speed["standard"] / speed["depthwise"]
+    if faster > 1:
+        verdict = (f"per multiply-add the standard layer is {faster:.0f} times as fast, as the "
+                   "memory-traffic count above leads one to expect")
+    else:
+        verdict = ("per multiply-add the depthwise layer is not slower here, contrary to what "
+                   "the memory-traffic count above suggests")
     sheet.text(f"Measured speed-up: {r['measured_speedup']:.2f} times, against "
-               f"{predicted:.2f} predicted from the FLOPs. The depthwise layer runs at "
-               f"{r['gmacs_per_second']['depthwise']:.2f} billion multiply-adds per second, "
-               f"the standard layer at {r['gmacs_per_second']['standard']:.1f}: the explanation "
-               "above, measured.")
+               f"{predicted:.2f} predicted from the FLOPs, "
+               f"{_against(r['measured_speedup'] / predicted)}. The depthwise layer runs at "
+               f"{speed['depthwise']:.2f} billion multiply-adds per second, the standard layer "
+               f"at {speed['standard']:.1f}: {verdict}.")
+    _sweep(sheet, record)
+
+
+def _against(fraction: float) -> str:
+    """How a measured speed-up compares with the predicted one, ``fraction`` of it."""
+    if fraction < 0.5:
+        return f"less than half of the prediction ({fraction:.0%} of it)"
+    if fraction < 0.9:
+        return f"short of the prediction ({fraction:.0%} of it)"
+    if fraction <= 1.1:
+        return f"close to the prediction ({fraction:.0%} of it)"
+    return f"above the prediction ({fraction:.0%} of it)"
+
+
+def _how_many(count: int, total: int, what: str) -> str:
+    """``what`` qualified by how many of ``total`` cases it holds for."""
+    if count == total:
+        return f"{what} at every channel count"
+    if count == 0:
+        return f"never {what}"
+    return f"{what} at {count} of the {total} channel counts"
+
+
+def _spread(times: list[float]) -> float:
+    """Interquartile range of repeated timings over their median."""
+    import statistics
+    q1, _, q3 = statistics.quantiles(times, n=4)
+    return (q3 - q1) / statistics.median(times)
+
+
+def _sweep(sheet: Sheet, record: dict) -> None:
+    """The predicted and the measured speed-up against the channel count."""
+    import sympy
+
+    from derive.conv.costs import conv_cost, depthwise_separable_cost
+    from derive.lab.plots import line_plot
+
+    r, s = record["results"], record["results"]["sweep"]
+    chans, k = s["channels"], int(record["config"]["kernel"])
+    b, _, size, _ = r["input_shape"]
+    measured, predicted = s["measured_speedup"], s["predicted_speedup"]
+    sec = s["seconds"]
+    sheet.text(f"The same run timed both layers at {', '.join(map(str, chans[:-1]))} and "
+               f"{chans[-1]} channels (as many output as input channels; batch {b}, {size} × "
+               f"{size} maps, padding 1), each round timing every layer at every channel count "
+               "in turn, so that the machine's load falls on all of them alike.")
+    sheet.figure(line_plot(
+        "separable-speedup",
+        [("predicted (FLOPs)", chans, predicted), ("measured (medians)", chans, measured)],
+        xlabel="channels (input = output)", ylabel="speed-up of the separable layer",
+        caption=f"Speed-up of the depthwise-separable layer over the standard {k}×{k} "
+                f"convolution against the channel count: predicted from the multiply-adds "
+                f"and measured (batch {b}; stored results of the separable-speed experiment)."))
+    mac_share = [dw / sep for dw, sep in zip(s["macs"]["depthwise"], s["macs"]["separable"])]
+    time_share = [dw / (dw + pw) for dw, pw in zip(sec["depthwise"], sec["pointwise"])]
+    sheet.table(["channels", "standard", "separable", "measured speed-up",
+                 "predicted speed-up", "depthwise share of multiply-adds",
+                 "depthwise share of time"],
+                [(ch, f"{sec['standard'][i] * 1000:.2f} ms",
+                  f"{sec['separable'][i] * 1000:.2f} ms", f"{measured[i]:.2f}",
+                  f"{predicted[i]:.2f}", f"{mac_share[i]:.1%}", f"{time_share[i]:.0%}")
+                 for i, ch in enumerate(chans)],
+                caption=f"Median times per forward pass ({', '.join(map(str, s['timings']))} "
+                        f"timed passes per layer). The depthwise share of time is that of the "
+                        f"depthwise half in the two halves timed on their own.")
+
+    def exact(c: int) -> tuple[int, int]:
+        return (conv_cost(c, c, k, size, bias=False, convention="mac").scaled(b).flops,
+                depthwise_separable_cost(c, c, k, size, convention="mac").scaled(b).flops)
+
+    counts = [exact(ch) for ch in chans]
+    sheet.numeric([sympy.Rational(sep, std) for std, sep in counts],
+                  [sympy.Rational(f) for f in s["predicted_flop_ratio_fraction"]],
+                  why="multiply-adds of the separable layer over those of the standard one at "
+                      "each channel count (the engine's cost functions; the plot's prediction "
+                      "is the inverse)",
+                  method="the experiment's own count from the layer sizes, $1/C_out + 1/k**2$ "
+                         "as an exact fraction, stored with its results")
+    sheet.numeric([n for pair in counts for n in pair],
+                  [s["macs"][name][i] for i in range(len(chans))
+                   for name in ("standard", "separable")],
+                  why=f"multiply-adds of the standard and of the separable layer on a batch of "
+                      f"{b} at each channel count (the engine's cost functions)",
+                  method="the experiment's count per output position times the output "
+                         "positions, stored with its results")
+
+    n_pts = len(chans)
+    lo, hi = min(range(n_pts), key=measured.__getitem__), max(range(n_pts),
+                                                               key=measured.__getitem__)
+    frac = [m / p for m, p in zip(measured, predicted)]
+    below = sum(m < p for m, p in zip(measured, predicted))
+    ups = sum(b2 > b1 for b1, b2 in zip(measured, measured[1:]))
+    if ups == n_pts - 1:
+        trend = "it rises at every step to more channels"
+    elif ups == 0:
+        trend = "it falls at every step to more channels"
+    else:
+        trend = (f"it rises at {ups} of the {n_pts - 1} steps to more channels and falls at "
+                 "the others, so it does not follow the channel count steadily")
+    rises = "rises" if predicted[-1] > predicted[0] else "falls"
+    sheet.text(f"The predicted speed-up {rises} from {predicted[0]:.2f} at {chans[0]} channels "
+               f"to {predicted[-1]:.2f} at {chans[-1]}: as $C_out$ grows, $C_out**(-1)$ "
+               f"vanishes and the speed-up approaches $k**2 = {k * k}$. The measured speed-up "
+               f"is {_how_many(below, n_pts, 'below the prediction')}. It ranges from "
+               f"{measured[lo]:.2f} (at {chans[lo]} channels, {frac[lo]:.0%} of the "
+               f"prediction) to {measured[hi]:.2f} (at {chans[hi]} channels, {frac[hi]:.0%}), "
+               f"and {trend}.")
+    more = sum(t > m for t, m in zip(time_share, mac_share))
+    sheet.text(f"Timed on its own, the depthwise half takes {time_share[0]:.0%} of the two "
+               f"halves' time at {chans[0]} channels and {time_share[-1]:.0%} at "
+               f"{chans[-1]}, while it does {mac_share[0]:.1%} and {mac_share[-1]:.1%} of "
+               f"their multiply-adds: "
+               f"{_how_many(more, n_pts, 'more than its share of the work')}. "
+               f"The standard layer reaches {s['gmacs_per_second']['standard'][-1]:.1f} billion "
+               f"multiply-adds per second at {chans[-1]} channels against "
+               f"{s['gmacs_per_second']['standard'][0]:.1f} at {chans[0]}, so "
+               + ("the library uses the processor better for the larger standard layer."
+                  if s['gmacs_per_second']['standard'][-1] > s['gmacs_per_second']['standard'][0]
+                  else "the larger standard layer did not use the processor better in this run."))
+    worst = max(((_spread(s["seconds_each"][name][i]), name, chans[i])
+                 for name in ("standard", "separable") for i in range(n_pts)))
+    sheet.text(f"These are times of one run on a machine that may be shared: the middle half "
+               f"of a layer's timings spans up to {worst[0]:.0%} of their median (the {worst[1]} "
+               f"layer at {worst[2]} channels), so small wiggles of the measured curve are not "
+               f"a trend. The sweep ran at batch {b}; at the exercise's batch of {BATCH} every "
+               f"call does {BATCH / b:g} times the work and the measured speed-ups can differ, "
+               "while the predicted ones are the same at every batch size. The channel counts "
+               f"below {r['input_shape'][1]} go beyond the exercise as posed.")
 
 
 PROBLEM = Problem(

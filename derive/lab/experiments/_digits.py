@@ -278,3 +278,21 @@ def cifar10_missing(name: str) -> None:
                    "poses it; the lab ships no CIFAR-10 and downloads nothing, so provide the "
                    "data set and a loader for it to run at full scale (the quick configuration "
                    "runs on scikit-learn's digits)")
+
+
+def mean_curve(rows: list[list[float]]) -> list[float]:
+    """The epoch-by-epoch mean of several runs' curves.
+
+    >>> mean_curve([[1.0, 2.0], [3.0, 4.0]])
+    [2.0, 3.0]
+    """
+    return [sum(col) / len(col) for col in zip(*rows)]
+
+
+def replicate_seeds(config: dict) -> list[int]:
+    """The seeds of a replicated experiment: ``seed``, ``seed + 1``, ... (``replicates``).
+
+    >>> replicate_seeds({"seed": 5, "replicates": 3})
+    [5, 6, 7]
+    """
+    return [int(config["seed"]) + r for r in range(int(config["replicates"]))]

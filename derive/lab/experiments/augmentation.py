@@ -77,14 +77,10 @@ def train_variant(config: dict[str, Any], variant: str, seed: int,
     return model, history, data
 
 
-def _mean(rows: list[list[float]]) -> list[float]:
-    return [sum(col) / len(col) for col in zip(*rows)]
-
-
 def run(config: dict[str, Any], progress: _digits.Progress) -> dict[str, Any]:
     if config.get("dataset", "digits") != "digits":
         _digits.cifar10_missing(NAME)
-    seeds = [int(config["seed"]) + r for r in range(int(config["replicates"]))]
+    seeds = _digits.replicate_seeds(config)
     variants = list(config["variants"])
     epochs = int(config["epochs"])
     total = len(seeds) * len(variants) * epochs
@@ -107,7 +103,7 @@ def run(config: dict[str, Any], progress: _digits.Progress) -> dict[str, Any]:
         final["acc_gap"] = [a - b for a, b in zip(final["train_acc"], final["val_acc"])]
         final["loss_gap"] = [b - a for a, b in zip(final["train_loss"], final["val_loss"])]
         runs[variant] = {
-            "curves": {k: _mean([h[k] for h in hs]) for k in _CURVES},
+            "curves": {k: _digits.mean_curve([h[k] for h in hs]) for k in _CURVES},
             "final": final,
             "mean": {k: sum(v) / len(v) for k, v in final.items()},
         }

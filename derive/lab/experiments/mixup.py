@@ -43,14 +43,10 @@ TOLERANCES = [
 _CURVES = ("batch_loss", "train_loss", "train_acc", "val_loss", "val_acc")
 
 
-def _mean(rows: list[list[float]]) -> list[float]:
-    return [sum(col) / len(col) for col in zip(*rows)]
-
-
 def run(config: dict[str, Any], progress: _digits.Progress) -> dict[str, Any]:
     if config.get("dataset", "digits") != "digits":
         _digits.cifar10_missing(NAME)
-    seeds = [int(config["seed"]) + r for r in range(int(config["replicates"]))]
+    seeds = _digits.replicate_seeds(config)
     epochs = int(config["epochs"])
     arms = {"baseline": None, "mixup": float(config["alpha"])}
     total = len(seeds) * len(arms) * epochs
@@ -68,7 +64,7 @@ def run(config: dict[str, Any], progress: _digits.Progress) -> dict[str, Any]:
     for arm, hs in histories.items():
         final = {k: [h[k][-1] for h in hs] for k in ("train_acc", "val_acc", "val_loss")}
         best = [max(h["val_acc"]) for h in hs]
-        runs[arm] = {"curves": {k: _mean([h[k] for h in hs]) for k in _CURVES},
+        runs[arm] = {"curves": {k: _digits.mean_curve([h[k] for h in hs]) for k in _CURVES},
                      "final": {**final, "best_val_acc": best},
                      "mean": {**{k: sum(v) / len(v) for k, v in final.items()},
                               "best_val_acc": sum(best) / len(best)}}

@@ -66,14 +66,10 @@ def _network(variant: str, config: dict[str, Any]) -> Any:
                   num_classes=_digits.CLASSES, in_channels=1)
 
 
-def _mean(rows: list[list[float]]) -> list[float]:
-    return [sum(col) / len(col) for col in zip(*rows)]
-
-
 def run(config: dict[str, Any], progress: _digits.Progress) -> dict[str, Any]:
     if config.get("dataset", "digits") != "digits":
         _digits.cifar10_missing(NAME)
-    seeds = [int(config["seed"]) + r for r in range(int(config["replicates"]))]
+    seeds = _digits.replicate_seeds(config)
     epochs = int(config["epochs"])
     thresholds = {k: float(v) for k, v in config["thresholds"].items()}
     total = len(seeds) * len(VARIANTS) * epochs
@@ -96,7 +92,7 @@ def run(config: dict[str, Any], progress: _digits.Progress) -> dict[str, Any]:
         loss = [h["batch_loss"] for h in hs]
         acc = [h["val_acc"] for h in hs]
         runs[variant] = {
-            "curves": {"train_loss": _mean(loss), "val_acc": _mean(acc)},
+            "curves": {"train_loss": _digits.mean_curve(loss), "val_acc": _digits.mean_curve(acc)},
             "per_seed": {"train_loss": loss, "val_acc": acc},
             "final": {"train_loss": [r[-1] for r in loss], "val_acc": [r[-1] for r in acc]},
             "epochs_to_train_loss": [_digits.epochs_to([-v for v in r],

@@ -63,6 +63,9 @@ def _tikz(series: Sequence[Series], xlabel: str, ylabel: str, log_y: bool) -> st
             r"label style={font=\small}", "scaled ticks=false"]
     if log_y:
         opts.append("ymode=log")
+    xs_all = [float(x) for _, xs, _ in series for x in xs]
+    if all(x.is_integer() for x in xs_all):   # epochs, layers: no tick between two of them
+        opts.append("xtick={" + ",".join(_num(t) for t in x_ticks(xs_all)) + "}")
     lines = [r"\begin{tikzpicture}", r"\begin{axis}[" + ",\n  ".join(opts) + "]"]
     for (label, xs, ys), (colour, _, mark) in zip(series, STYLES):
         points = " ".join(f"({_num(x)},{_num(y)})" for x, y in zip(xs, ys))
@@ -71,6 +74,22 @@ def _tikz(series: Sequence[Series], xlabel: str, ylabel: str, log_y: bool) -> st
         lines.append(f"\\addlegendentry{{{escape_latex(label)}}}")
     lines += [r"\end{axis}", r"\end{tikzpicture}"]
     return "\n".join(lines)
+
+
+def x_ticks(xs: Sequence[float]) -> list[float]:
+    """Round ticks covering the x values; whole numbers only when the values all are.
+
+    >>> x_ticks([1, 2, 3, 4, 5, 6, 7])
+    [1, 2, 3, 4, 5, 6, 7]
+    >>> x_ticks([0.0, 0.5, 0.9])
+    [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]
+    """
+    ticks = nice_ticks(min(xs), max(xs))
+    if all(float(x).is_integer() for x in xs) and not all(float(t).is_integer() for t in ticks):
+        lo, hi = math.floor(min(xs)), math.ceil(max(xs))
+        step = max(1, math.ceil((hi - lo) / 8))
+        ticks = [float(t) for t in range(lo, hi + step, step)]
+    return ticks
 
 
 def nice_ticks(lo: float, hi: float, target: int = 6) -> list[float]:
@@ -98,7 +117,7 @@ def _svg(series: Sequence[Series], xlabel: str, ylabel: str, log_y: bool) -> str
     xs_all = [float(x) for _, xs, _ in series for x in xs]
     f = (lambda y: math.log10(y)) if log_y else float
     ys_all = [f(y) for _, _, ys in series for y in ys]
-    xt = nice_ticks(min(xs_all), max(xs_all))
+    xt = x_ticks(xs_all)
     if log_y:   # powers of ten, at most about eight of them
         lo, hi = math.floor(min(ys_all)), math.ceil(max(ys_all))
         hi = max(hi, lo + 1)

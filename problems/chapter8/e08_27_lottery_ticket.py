@@ -471,12 +471,13 @@ def solve_b(sheet: Sheet) -> None:
                      f"{diff:+.3f}", round(diff * n_val), f"{se:.3f}", f"{diff / se:+.1f}",
                      f"{m['train_acc']:.3f}", f"{q['train_acc']:.3f}"))
         verdicts.append((lv["sparsity"], diff, se))
-    sheet.table(["sparsity", "magnitude", "random", "difference", "in images",
-                 "standard error", "difference / s.e.", "training, magnitude",
-                 "training, random"], rows,
+    sheet.table(["sparsity", "magnitude", "random", "diff.", "images", "s.e.", "diff./s.e.",
+                 "train, mag.", "train, rand."], rows,
                 caption=f"Validation accuracy ({n_val} digits) after rewinding and "
-                        "retraining. The standard error of the difference treats the two "
-                        "accuracies as independent binomial estimates.")
+                        "retraining: magnitude and random pruning, their difference (diff.), "
+                        "in images, its standard error (s.e., treating the two accuracies as "
+                        "independent binomial estimates) and the difference in standard "
+                        "errors; the last two columns are the training accuracies.")
     xs = [0.0] + [lv["sparsity"] for lv in levels]
     sheet.figure(line_plot(
         "pruning-accuracy-sparsity",

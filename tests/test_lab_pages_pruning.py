@@ -133,8 +133,8 @@ def test_part_b_significance_is_decided_from_the_data(result) -> None:
         assert row[4] == round((m - q) * N_VAL)
         if m - q >= 3 * se:
             clear.append(f"{lv['sparsity']:.0%}")
-    answer = _answer(result, "b", "magnitude better than random by three standard errors "
-                                  "or more at")
+    answer = _answer(result, "b", "sparsities where magnitude beats random by three "
+                                  "standard errors or more")
     assert answer == (", ".join(clear) if clear else "no sparsity")
 
 

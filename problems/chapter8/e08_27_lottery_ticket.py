@@ -529,7 +529,7 @@ def solve_b(sheet: Sheet) -> None:
                "one seed the variation between training runs (initialisation, batch order, "
                "random masks) is not measured; it would have to be added before calling a "
                "small difference significant.")
-    sheet.answer("magnitude better than random by three standard errors or more at",
+    sheet.answer("sparsities where magnitude beats random by three standard errors or more",
                  ", ".join(clear) if clear else "no sparsity")
     _resnet_random(sheet)
 

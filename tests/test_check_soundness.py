@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 
+import pytest
 import sympy
 from hypothesis import HealthCheck, given, settings, strategies as st
 
@@ -90,3 +91,17 @@ def test_perturbed_identities(identity: str, change: str, position: int) -> None
         assert v.status is not Status.PROVED, f"false mutant proved: {mutant}"
     if v.status is Status.REFUTED:
         assert not truth
+
+
+@pytest.mark.parametrize("claim, assume", [
+    ("0 / floor(x / (x + 1)) == 0 / floor(x / (x + 1))", ["x >= 1"]),
+    ("0 / floor(x / (x + 1)) == 0", ["x >= 0"]),
+    ("y / floor(x / (x + 2)) == y / floor(x / (x + 2))", ["x >= 1"]),
+])
+def test_a_divisor_sympy_folds_to_zero_is_still_a_division_by_zero(claim, assume) -> None:
+    # On positive integers SymPy folds floor(x/(x + 1)) to 0 and 0/0-free forms to 0, so the
+    # division is gone from the built sides; the claim is undefined at every point all the
+    # same, and says which divisor vanishes.
+    v = verify(claim, assume=assume)
+    assert v.status is Status.REFUTED
+    assert "floor(x/(x + " in v.method and "is 0 there" in v.method

@@ -87,15 +87,6 @@ def _ranges_in_the_wrong_order(mp: pytest.MonkeyPatch) -> None:
     mp.setattr(evaluate_mod._Compiler, "_sum", _sum)
 
 
-def _zero_divisor_declined(mp: pytest.MonkeyPatch) -> None:
-    original = search_mod._value
-
-    def value(fn: Any, inst: Any) -> Any:
-        got = original(fn, inst)
-        return search_mod._DECLINED if isinstance(got, search_mod._Undef) else got
-    mp.setattr(search_mod, "_value", value)
-
-
 def _divisors_forgotten(mp: pytest.MonkeyPatch) -> None:
     original = search_mod.search
     mp.setattr(search_mod, "search", lambda *a, **k: original(*a, **{**k, "divisors": ()}))
@@ -110,7 +101,12 @@ MUTANTS: dict[str, Callable[[pytest.MonkeyPatch], None]] = {
     "domain: a kind word forgets the bounds": _kind_word_forgets_bounds,
     "evaluator: SymPy's Karr convention for reversed sums": _karr_sums,
     "evaluator: multi-limit ranges read outermost first": _ranges_in_the_wrong_order,
-    "search: a zero divisor taken as a point not computed": _zero_divisor_declined,
+    # Not listed: "search: a zero divisor taken as a point not computed" (an undefined side
+    # value read as a point not computed).  Every division the grammar writes is also recorded as a divisor and decided by
+    # the search's guards before a side is evaluated, so that mutant is equivalent for these
+    # claims (it survived 12,000 of them); the fuzzer used to kill it only through a claim whose
+    # divisor SymPy folded to 0 and the guards lost, since fixed and tested in
+    # test_check_soundness.py.
     "checker: the divisors the text wrote are forgotten": _divisors_forgotten,
 }
 

@@ -80,7 +80,10 @@ class Claim:
             with sympy.evaluate(False):
                 original = (_xreplace(lhs, plain), _xreplace(rhs, plain))
         lhs, rhs = _canonical(lhs, canon), _canonical(rhs, canon)
-        given = [(_canonical(d, canon), side) for d, side in given]
+        # A divisor that SymPy turns into the number 0 on the domain's symbols (floor(x/(x+1))
+        # for positive integers x) divides by zero at every point: it is kept as written.
+        given = [(_xreplace(d, plain) if isinstance(c, sympy.Basic) and c.is_zero else c, side)
+                 for (d, side), c in ((g, _canonical(g[0], canon)) for g in given)]
         if not isinstance(lhs, sympy.MatrixBase) and not isinstance(rhs, sympy.MatrixBase):
             given += [(d, 0) for d in divisors_of(lhs)] + [(d, 1) for d in divisors_of(rhs)]
         kept = tuple(dict.fromkeys(

@@ -1,5 +1,3 @@
-import sys
+from derive.cli import run
 
-from derive.cli import main
-
-sys.exit(main())
+run()

@@ -101,7 +101,7 @@ def test_no_change_rebuild_imports_no_sympy(problems: Path, tmp_path: Path) -> N
     code = textwrap.dedent(f"""
         import sys
         from derive.render.build import build
-        r = build({str(problems)!r}, {str(tmp_path / 'out')!r}, tex_only=True)
+        r = build({str(problems)!r}, {str(tmp_path / 'out')!r}, tex_only=True, jobs=1)
         print(r.solved, r.cached, "sympy" in sys.modules)
     """)
     first = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

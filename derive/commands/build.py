@@ -28,7 +28,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="the problems directory (default: problems)")
     p.add_argument("--out", default="build", metavar="DIR",
                    help="the output directory (default: build)")
+    p.add_argument("--jobs", type=jobs_count, default=None, metavar="N",
+                   help="solve and compile N at a time (default: one per core; 1: one thing "
+                        "at a time); the outputs are the same")
     p.set_defaults(func=run)
+
+
+def jobs_count(text: str) -> int:
+    """The value of ``--jobs``: a whole number of at least 1 (argparse names the option)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {text!r}")
+    return value
 
 
 def run(args: argparse.Namespace) -> int:
@@ -37,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     from derive.render.build import build, make_progress, totals
 
     report = build(args.problems, args.out, tex_only=args.tex_only, force=args.force,
-                   progress=make_progress(sys.stderr))
+                   progress=make_progress(sys.stderr), jobs=args.jobs)
     t = totals(report.entries)
     book = Path(args.out) / ("solutions.tex" if args.tex_only else "solutions.pdf")
     print(f"{book}: {t['problems']} problems ({report.solved} solved, {report.cached} "

@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from derive.commands.build import jobs_count
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
@@ -24,6 +26,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="where the Markdown goes (default: docs/solutions)")
     p.add_argument("--build", default="build", metavar="DIR",
                    help="the build directory holding the cache (default: build)")
+    p.add_argument("--jobs", type=jobs_count, default=None, metavar="N",
+                   help="solve N problems at a time (default: one per core)")
     p.set_defaults(func=run)
 
 
@@ -34,7 +38,8 @@ def run(args: argparse.Namespace) -> int:
 
     tty = sys.stderr.isatty()
     report = docs(args.problems, args.out, args.build, check=args.check, force=args.force,
-                  progress=make_progress(sys.stderr) if tty else (lambda *a: None))
+                  progress=make_progress(sys.stderr) if tty else (lambda *a: None),
+                  jobs=args.jobs)
     out = Path(args.out)
     if args.check:
         if report.changed or report.removed:

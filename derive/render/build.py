@@ -9,6 +9,11 @@ Design rule: the pipeline reads top to bottom in :func:`build` (and :func:`docs`
 4. write files whose content changed; compile the PDFs whose .tex changed;
 5. only then write the cache, atomically.
 
+Work runs in parallel (``jobs``, by default one per core) without changing a byte of the
+outputs: problems are solved in a pool of processes and collected in their book order, and
+the book and the per-problem PDFs are independent LaTeX jobs, the longest first.  The
+per-problem documents share a preamble, compiled once per build into a format.
+
 The key of an entry hashes the problem module's source, the helper modules of the problems
 directory, the engine version (``derive.__version__`` and a hash of the ``derive`` package
 sources) and the templates.  A rebuild with nothing changed imports neither SymPy nor runs
@@ -29,18 +34,22 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import sys
 import tempfile
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from derive.errors import BuildError, DeriveError, ProblemError
+from derive.pool import check_jobs, run_ordered
 
 CACHE_FORMAT = 1
+BOOK = "solutions.tex"
 BOOK_TITLE = "Convolutional Networks"
 BOOK_SUBTITLE = "Worked solutions, machine-checked"
 DOCS_INDEX = "README.md"
@@ -49,12 +58,25 @@ DOCS_INDEX = "README.md"
 # the machine's speed and load rather than on the problem's source.
 _BUDGET_SPENT = re.compile(r"time budget of \S+ s spent")
 
-# progress(done, total, name, note): called once per problem and once per PDF.
+# progress(done, total, name, note): called once per problem solved and per PDF compiled,
+# and once for all the problems taken from the cache (and all the PDFs up to date).
 Progress = Callable[[int, int, str, str], None]
 
 
 def _quiet(done: int, total: int, name: str, note: str) -> None:
     return None
+
+
+class Tracker:
+    """One progress display for a whole build: ``total`` steps, reported as they are done."""
+
+    def __init__(self, progress: Progress, total: int) -> None:
+        self.progress, self.total, self.done = progress, total, 0
+
+    def step(self, name: str, note: str, count: int = 1) -> None:
+        if count > 0:
+            self.done += count
+            self.progress(self.done, self.total, name, note)
 
 
 # --------------------------------------------------------------------------------------------
@@ -291,42 +313,70 @@ class Collected:
     entries: list[dict[str, Any]]
     solved: int = 0           # problems solved in this run (the rest came from the cache)
     cached: int = 0
+    tracker: Tracker = field(default_factory=lambda: Tracker(_quiet, 0))
 
 
 def collect(problems_dir: Path, cache: Cache, *, force: bool = False,
             progress: Progress = _quiet, template_dir: str | None = None,
-            keep_going: bool = False) -> Collected:
+            keep_going: bool = False, jobs: int = 1, documents: bool = False) -> Collected:
     """Every problem as an entry, from the cache when its key is unchanged.
 
-    A module that fails to load raises :class:`ProblemError`, or with ``keep_going``
-    becomes an entry whose single part has status ``error`` (never cached)."""
+    The others are solved, in a pool of ``jobs`` processes when there is more than one;
+    the entries are the same whichever process solved them and in whatever order they
+    finished.  A module that fails to load raises :class:`ProblemError` (the first such
+    module in book order), or with ``keep_going`` becomes an entry whose single part has
+    status ``error`` (never cached).  With ``documents``, the progress total also counts the
+    documents the build will compile (one per problem, and the book)."""
     from derive.problems import discover, helpers_digest
+    jobs = check_jobs(jobs)
     files = discover(problems_dir)
     engine = engine_digest(template_dir)
     helpers = helpers_digest(problems_dir)
-    out = Collected([])
-    for i, pf in enumerate(files, 1):
+    tracker = Tracker(progress, len(files) + (len(files) + 1 if documents else 0))
+    out = Collected([], tracker=tracker)
+    found: dict[int, dict[str, Any]] = {}
+    todo: list[tuple[int, Any, str]] = []
+    for i, pf in enumerate(files):
         key = _sha(engine, helpers, pf.source_digest())
         entry = cache.problems.get(pf.relpath)
         if not force and entry is not None and entry.get("key") == key:
-            out.cached += 1
-            note = "cached"
+            found[i] = entry
         else:
-            try:
-                entry = _solve_and_render(pf, key, template_dir)
-            except ProblemError as exc:
-                if not keep_going:
-                    raise
-                entry = _broken_entry(pf, key, str(exc))
-            out.solved += 1
-            note = _summary(entry)
-        out.entries.append(entry)
-        progress(i, len(files), entry["id"], note)
+            todo.append((i, pf, key))
+    out.cached = len(found)
+    tracker.step(f"{out.cached} problem(s)", "cached", out.cached)
+
+    def solved(entry: dict[str, Any]) -> None:
+        out.solved += 1
+        tracker.step(entry["id"], _summary(entry))
+
+    found.update(_solve_all(todo, template_dir, keep_going, jobs, solved))
+    out.entries = [found[i] for i in range(len(files))]
     _check_unique(out.entries, problems_dir)
     from derive.problems import natural_key, set_order
     order = set_order()
     out.entries.sort(key=lambda e: (order[e["set"]], e["order"], natural_key(e["id"])))
     return out
+
+
+def _solve_all(todo: list[tuple[int, Any, str]], template_dir: str | None, keep_going: bool,
+               jobs: int, solved: Callable[[dict[str, Any]], None]) -> dict[int, dict[str, Any]]:
+    """Solve ``todo`` ((index, problem file, key) triples); entries by index.  ``solved`` is
+    called for each in index order, so the progress lines read the same in every run."""
+    entries = run_ordered(partial(_solve_one, template_dir=template_dir, keep_going=keep_going),
+                          [(pf, key) for _i, pf, key in todo], jobs, solved)
+    return {i: entry for (i, _pf, _key), entry in zip(todo, entries)}
+
+
+def _solve_one(item: tuple[Any, str], template_dir: str | None,
+               keep_going: bool) -> dict[str, Any]:
+    pf, key = item
+    try:
+        return _solve_and_render(pf, key, template_dir)
+    except ProblemError as exc:
+        if not keep_going:
+            raise
+        return _broken_entry(pf, key, str(exc))
 
 
 def _broken_entry(pf: Any, key: str, error: str) -> dict[str, Any]:
@@ -596,20 +646,24 @@ class BuildReport:
 
 def build(problems_dir: str | Path = "problems", out_dir: str | Path = "build", *,
           tex_only: bool = False, force: bool = False, progress: Progress = _quiet,
-          jobs: int = 2, template_dir: str | None = None) -> BuildReport:
-    """Solve, render and compile everything; see the module docstring for the steps."""
+          jobs: int | None = None, template_dir: str | None = None) -> BuildReport:
+    """Solve, render and compile everything; see the module docstring for the steps.
+
+    ``jobs`` processes solve and ``jobs`` LaTeX runs compile at once (None: one per core;
+    1: one thing at a time, in this process); the outputs are the same bytes either way."""
     from derive.render import pdf
     start = time.perf_counter()
+    jobs = check_jobs(jobs)
     problems_dir, out_dir = Path(problems_dir), Path(out_dir)
     if not tex_only:
         pdf.check_tools()
     _make_out_dir(out_dir)
     cache = Cache.load(out_dir)
     got = collect(problems_dir, cache, force=force, progress=progress,
-                  template_dir=template_dir)
+                  template_dir=template_dir, jobs=jobs, documents=not tex_only)
     report = BuildReport(out_dir, got.entries, got.solved, got.cached)
 
-    documents: dict[str, str] = {"solutions.tex": book_tex(got.entries, template_dir)}
+    documents: dict[str, str] = {BOOK: book_tex(got.entries, template_dir)}
     for e in got.entries:
         documents[f"{e['set']}/{e['stem']}.tex"] = problem_tex(e, template_dir)
     for rel, text in sorted(documents.items()):
@@ -623,9 +677,9 @@ def build(problems_dir: str | Path = "problems", out_dir: str | Path = "build", 
         todo = [rel for rel in sorted(documents)
                 if force or outputs.get(rel) != _sha(documents[rel])
                 or not (out_dir / rel).with_suffix(".pdf").is_file()]
-        # The book last: it is the slowest, and per-problem errors point at smaller files.
-        todo.sort(key=lambda rel: rel == "solutions.tex")
-        failures = _compile_all(out_dir, todo, documents, outputs, progress, jobs)
+        got.tracker.step(f"{len(documents) - len(todo)} PDF(s)", "up to date",
+                         len(documents) - len(todo))
+        failures = _compile_all(out_dir, todo, documents, outputs, got.tracker, jobs)
         report.compiled = [(out_dir / rel).with_suffix(".pdf") for rel in todo
                            if rel not in failures]
         if failures:
@@ -651,45 +705,68 @@ def _make_out_dir(out_dir: Path) -> None:
 
 
 def _compile_all(out_dir: Path, todo: list[str], documents: dict[str, str],
-                 outputs: dict[str, str], progress: Progress,
+                 outputs: dict[str, str], tracker: Tracker,
                  jobs: int) -> dict[str, BuildError]:
+    """Compile ``todo`` in ``jobs`` threads (each waits on its LaTeX process); the failures
+    by document, problems in path order and the book last, whatever order they ended in."""
     from derive.render import pdf
     failures: dict[str, BuildError] = {}
-    problems = [rel for rel in todo if rel != "solutions.tex"]
-    done = 0
+    problems = _longest_first([rel for rel in todo if rel != BOOK], documents)
+    book = [BOOK] if BOOK in todo else []
     stop = threading.Event()
-
-    def one(rel: str) -> tuple[str, BuildError | None]:
-        tex = out_dir / rel
-        try:
-            pdf.compile_pdf(tex, tex.with_suffix(".pdf"), cancel=stop)
-            return rel, None
-        except BuildError as exc:
-            return rel, exc
-
-    def record(rel: str, err: BuildError | None) -> None:
-        nonlocal done
-        done += 1
-        if err is None:
-            outputs[rel] = _sha(documents[rel])
-        else:
-            failures[rel] = err
-            outputs.pop(rel, None)
-        progress(done, len(todo), str(Path(rel).with_suffix(".pdf")),
-                 "compiled" if err is None else "LaTeX failed")
-
-    pool = ThreadPoolExecutor(max_workers=max(1, jobs))
+    work: Path | None = None
+    pool = ThreadPoolExecutor(max_workers=jobs)
     try:
-        for rel, err in pool.map(one, problems):
-            record(rel, err)
-        if "solutions.tex" in todo:
-            record(*one("solutions.tex"))
+        fmt: Future[pdf.Format | None] | None = None
+        if problems:  # their shared preamble, made once, for every one of them
+            work = _temporary_dir(out_dir, ".latex-format-")
+            fmt = pool.submit(pdf.make_format, out_dir / problems[0], work, cancel=stop)
+
+        def one(rel: str) -> None:
+            tex = out_dir / rel
+            if rel == BOOK:  # contents, index and outline: latexmk decides the passes
+                pdf.compile_pdf(tex, tex.with_suffix(".pdf"), cancel=stop)
+            else:
+                pdf.compile_pdf(tex, tex.with_suffix(".pdf"), cancel=stop, runner="once",
+                                fmt=fmt.result() if fmt is not None else None)
+
+        # The longest first: the book (a third of the LaTeX time) beside the problems.  With
+        # one job the order changes nothing but which error comes first: the book goes last,
+        # so that an error is first reported in a problem's smaller document.
+        order = book + problems if jobs > 1 else problems + book
+        futures = {pool.submit(one, rel): rel for rel in order}
+        for future in as_completed(futures):
+            rel = futures[future]
+            exc = future.exception()
+            if exc is None:
+                outputs[rel] = _sha(documents[rel])
+            elif isinstance(exc, BuildError):
+                failures[rel] = exc
+                outputs.pop(rel, None)
+            else:  # pragma: no cover - a bug, not a LaTeX failure
+                raise exc
+            tracker.step(str(Path(rel).with_suffix(".pdf")),
+                         "compiled" if exc is None else "LaTeX failed")
     except BaseException:
         stop.set()  # interrupted: stop the LaTeX runs of the other threads, start no more
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
-    return failures
+        if work is not None:
+            shutil.rmtree(work, ignore_errors=True)
+    return {rel: failures[rel] for rel in sorted(failures, key=lambda r: (r == BOOK, r))}
+
+
+def _longest_first(rels: list[str], documents: dict[str, str]) -> list[str]:
+    """Documents by decreasing size (what LaTeX has to typeset), then by path."""
+    return sorted(rels, key=lambda rel: (-len(documents[rel]), rel))
+
+
+def _temporary_dir(out_dir: Path, prefix: str) -> Path:
+    try:
+        return Path(tempfile.mkdtemp(prefix=prefix, dir=out_dir))
+    except OSError as exc:
+        raise cannot_write(out_dir / prefix, exc) from None
 
 
 def _remove_stale(out_dir: Path, cache: Cache, documents: dict[str, str]) -> None:
@@ -721,12 +798,14 @@ class DocsReport:
 
 def docs(problems_dir: str | Path = "problems", docs_dir: str | Path = "docs/solutions",
          out_dir: str | Path = "build", *, check: bool = False, force: bool = False,
-         progress: Progress = _quiet, template_dir: str | None = None) -> DocsReport:
-    """Write ``docs/solutions`` (or, with ``check``, only list what differs)."""
+         progress: Progress = _quiet, template_dir: str | None = None,
+         jobs: int | None = None) -> DocsReport:
+    """Write ``docs/solutions`` (or, with ``check``, only list what differs); the problems
+    not in the cache are solved by ``jobs`` processes (None: one per core)."""
     problems_dir, docs_dir, out_dir = Path(problems_dir), Path(docs_dir), Path(out_dir)
     cache = Cache.load(out_dir)
     got = collect(problems_dir, cache, force=force, progress=progress,
-                  template_dir=template_dir)
+                  template_dir=template_dir, jobs=check_jobs(jobs))
     files = docs_files(got.entries, template_dir)
     changed = []
     for rel, text in files.items():

@@ -8,6 +8,11 @@ offending log lines (file, line, error) and the source lines they point at.  LaT
 process group of its own, stopped as a whole on a timeout, on an interruption or when the
 caller cancels, so no TeX process outlives the build.
 
+Less work per document: a document whose log asks for nothing more is compiled in one
+pdflatex pass (``runner="once"``; the book, with its contents, gets what latexmk decides), and
+the documents that share a preamble can load it from a format made once
+(:func:`make_format`, with mylatexformat) instead of reading it again each time.
+
 Missing tools are reported with the Debian packages that provide them.
 """
 
@@ -39,6 +44,14 @@ _TEX_ENV = {"max_print_line": "1000", "error_line": "254", "half_error_line": "2
             "SOURCE_DATE_EPOCH": "0", "FORCE_SOURCE_DATE": "1"}
 
 _PROBLEM_MARK = re.compile(r"^% ---- problem (.+)$")
+# Where a document's shared preamble ends (mylatexformat dumps the format up to here; without
+# the format it expands to \relax).
+FORMAT_END = "\\csname endofdump\\endcsname"
+# What a log says when the document changes on another pass (labels, outlines, tables).
+_RERUN = re.compile(r"Rerun to get|Rerun LaTeX|Please rerun|Label\(s\) may have changed")
+# What latexmk says when it stopped at its pass limit (``$max_repeat``).
+_PASS_LIMIT = b"Maximum runs of pdflatex reached"
+_PDFLATEX = ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "-file-line-error"]
 _POSIX = os.name == "posix" and hasattr(os, "killpg")
 
 
@@ -130,15 +143,73 @@ def locate_problem(tex_lines: list[str], line: int | None) -> str:
     return ""
 
 
+@dataclass(frozen=True)
+class Format:
+    """A precompiled preamble: the ``.fmt`` file and the text it was made from (every
+    document that starts with exactly that text may use it)."""
+    path: Path
+    preamble: str
+
+    def fits(self, text: str) -> bool:
+        return text.startswith(self.preamble)
+
+
+def shared_preamble(text: str) -> str | None:
+    """The part of a document that a format can hold: everything up to and including the
+    :data:`FORMAT_END` line, or None when the document has no such line.
+
+    >>> shared_preamble("%a\\n" + FORMAT_END + "\\nx\\n") == "%a\\n" + FORMAT_END + "\\n"
+    True
+    >>> shared_preamble("%a\\nx\\n") is None
+    True
+    """
+    at = text.find("\n" + FORMAT_END + "\n")
+    return None if at < 0 else text[: at + len(FORMAT_END) + 2]
+
+
+def make_format(tex: Path, work: Path, *, timeout: float = TIMEOUT_S,
+                cancel: threading.Event | None = None) -> Format | None:
+    """Compile the shared preamble of ``tex`` into ``work/preamble.fmt`` (mylatexformat).
+
+    None when ``tex`` has no shared preamble or the format cannot be made (mylatexformat
+    missing, a package that refuses to be dumped): the documents then read their preamble
+    as usual, which gives the same pages."""
+    try:
+        preamble = shared_preamble(Path(tex).read_text(encoding="utf-8"))
+        if preamble is None:
+            return None
+        (work / "preamble.tex").write_text(preamble + "\\begin{document}\\end{document}\n",
+                                           encoding="utf-8")
+    except OSError:
+        return None
+    cmd = ["pdflatex", "-ini", "-jobname=preamble", "-interaction=nonstopmode",
+           "-halt-on-error", "&pdflatex", "mylatexformat.ltx", "preamble.tex"]
+    try:
+        returncode, _ = _run(cmd, work, timeout, cancel, tex, work / "preamble.fmt")
+    except BuildError:
+        if cancel is not None and cancel.is_set():
+            raise
+        return None  # timed out: the documents read their preamble instead
+    fmt = work / "preamble.fmt"
+    return Format(fmt, preamble) if returncode == 0 and fmt.is_file() else None
+
+
 def compile_pdf(tex: Path, pdf: Path, *, timeout: float = TIMEOUT_S,
-                cancel: threading.Event | None = None) -> Path:
+                cancel: threading.Event | None = None, runner: str = "latexmk",
+                fmt: Format | None = None) -> Path:
     """Compile ``tex`` into ``pdf`` (replaced atomically; untouched on failure).
 
-    Setting ``cancel`` (from another thread) stops the LaTeX run with a :class:`BuildError`;
-    an interruption (``KeyboardInterrupt``) stops it too and propagates.
+    ``runner`` is ``"latexmk"`` (latexmk decides the passes: for a document with contents)
+    or ``"once"``: one pdflatex pass, and the passes latexmk wants only when the log asks
+    for another (a label or an outline that changed).  ``fmt``, when it fits the document,
+    is loaded instead of its preamble.  Setting ``cancel`` (from another thread) stops the
+    LaTeX run with a :class:`BuildError`; an interruption (``KeyboardInterrupt``) stops it
+    too and propagates.
     """
     from derive.render.build import cannot_write
     check_tools()
+    if runner not in ("latexmk", "once"):
+        raise ValueError(f"runner must be 'latexmk' or 'once', not {runner!r}")
     tex, pdf = Path(tex), Path(pdf)
     try:
         pdf.parent.mkdir(parents=True, exist_ok=True)
@@ -147,10 +218,26 @@ def compile_pdf(tex: Path, pdf: Path, *, timeout: float = TIMEOUT_S,
         raise cannot_write(pdf, exc) from None
     try:
         shutil.copyfile(tex, work / "document.tex")
-        cmd = ["latexmk", "-norc", "-pdf", "-quiet",
-               "-pdflatex=pdflatex -interaction=nonstopmode -halt-on-error -file-line-error "
-               "%O %S", "document.tex"]
-        returncode, output = _run(cmd, work, timeout, cancel, tex, pdf)
+        engine = list(_PDFLATEX)
+        if fmt is not None and fmt.fits(tex.read_text(encoding="utf-8")):
+            _link(fmt.path, work / "preamble.fmt")  # a path without spaces for the command
+            engine.insert(1, "-fmt=preamble")
+        cmd = ["latexmk", "-norc", "-pdf", "-quiet", f"-pdflatex={' '.join(engine)} %O %S",
+               "document.tex"]
+        if runner == "once":
+            # An empty outline to start from: a document without sections then needs no
+            # second pass for hyperref's outline (with sections the file changes: it does).
+            (work / "document.out").write_bytes(b"")
+            returncode, output = _run(cmd[:-1] + ["-e", "$max_repeat=1", "document.tex"],
+                                      work, timeout, cancel, tex, pdf)
+            if returncode != 0 and _PASS_LIMIT in output:
+                if _asks_rerun(work / "document.log"):  # -g: latexmk thinks it is done
+                    returncode, output = _run(cmd[:-1] + ["-g", "document.tex"], work,
+                                              timeout, cancel, tex, pdf)
+                else:  # latexmk would rerun for the new .aux alone; the log says no need
+                    returncode = 0
+        else:
+            returncode, output = _run(cmd, work, timeout, cancel, tex, pdf)
         built = work / "document.pdf"
         if returncode == 0 and built.is_file():
             try:
@@ -174,6 +261,21 @@ def compile_pdf(tex: Path, pdf: Path, *, timeout: float = TIMEOUT_S,
         raise _failure(tex, pdf, kept, log)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _asks_rerun(log: Path) -> bool:
+    try:
+        return bool(_RERUN.search(log.read_text(encoding="utf-8", errors="replace")))
+    except OSError:
+        return True
+
+
+def _link(source: Path, target: Path) -> None:
+    """``target`` as a hard link to ``source`` (a copy across file systems)."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)
 
 
 def _run(cmd: list[str], work: Path, timeout: float, cancel: threading.Event | None,

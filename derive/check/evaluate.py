@@ -93,6 +93,18 @@ def compile_expr(expr: Any) -> Compiled:
     return _Compiler().compile(expr)
 
 
+# The rational arguments at which these functions have a rational value (None: no finite
+# value, as log(0)); at every other rational argument the value is irrational.
+_EXACT_AT: dict[type, dict[Fraction, Fraction | None]] = {
+    sympy.exp: {Fraction(0): Fraction(1)},
+    sympy.sin: {Fraction(0): Fraction(0)},
+    sympy.cos: {Fraction(0): Fraction(1)},
+    sympy.tan: {Fraction(0): Fraction(0)},
+    sympy.log: {Fraction(1): Fraction(0), Fraction(0): None},
+}
+_TRANSCENDENTAL = tuple(_EXACT_AT)
+
+
 class _Compiler:
     def compile(self, e: Any) -> Compiled:
         if isinstance(e, (int, Fraction)):
@@ -208,6 +220,8 @@ class _Compiler:
             fname = f"{e.func.__name__}()"
             fargs = [self.compile(a) for a in e.args]
             return lambda inst, b: inst.indexed(fname, tuple(a(inst, b) for a in fargs))
+        if isinstance(e, _TRANSCENDENTAL) and len(e.args) == 1:
+            return self._transcendental(e)
         if isinstance(e, sympy.Piecewise):
             pieces = [(self.compile(v), self.compile_bool(c)) for v, c in e.args]
             def piecewise(inst: Instance, b: dict) -> Fraction:
@@ -338,6 +352,24 @@ class _Compiler:
                 done[key] = self.compile(value)
             return done[key](inst, b)
         return derivative
+
+    def _transcendental(self, e: Any) -> Compiled:
+        """exp, log, sin, cos, tan of an exact value.  Their values at a rational argument are
+        irrational except at the points below (Lindemann-Weierstrass), so every other point
+        is :class:`Inexact` at once, for interval arithmetic to compare, without asking SymPy
+        to evaluate it first."""
+        arg = self.compile(e.args[0])
+        exact = _EXACT_AT[type(e)]
+
+        def value(inst: Instance, b: dict) -> Fraction:
+            v = arg(inst, b)
+            if v in exact:
+                got = exact[v]
+                if got is None:
+                    raise Undefined("not finite")
+                return got
+            raise Inexact()
+        return value
 
     def _fallback(self, e: Any) -> Compiled:
         syms = sorted(e.free_symbols, key=lambda s: s.name)

@@ -100,11 +100,23 @@ def _at_precisions(lhs: Any, rhs: Any, inst: Instance, decide: Any) -> NumericOu
     """Enclose both sides at each precision in turn until ``decide(a, b, bits)`` gives an
     outcome; an undefined side or a declined evaluation ends the search."""
     saved = iv.prec
+    # The symbolic work of a side (splitting a complex value into its real and imaginary
+    # parts) does not depend on the precision: done once per side, and once for both when
+    # the two sides are the same expression (their values are then the same).
+    parts: dict[int, Any] = {}
+    same = lhs == rhs
+
+    def side(e: Any, k: int) -> Any:
+        if k not in parts:
+            parts[k] = _parts(e, inst)
+        return _enclose_parts(parts[k], inst)
+
     try:
         for bits in PRECISIONS:
             iv.prec = bits
             try:
-                a, b = _side(lhs, inst), _side(rhs, inst)
+                a = side(lhs, 0)
+                b = a if same else side(rhs, 1)
             except Inconclusive:
                 continue
             except Declined as exc:
@@ -134,6 +146,12 @@ def _differ(lhs: Any, rhs: Any, inst: Instance, a: Any, b: Any) -> NumericOutcom
 
 def _side(e: Any, inst: Instance) -> Any:
     """The enclosures of one side's real and imaginary parts, or the word "undefined"."""
+    return _enclose_parts(_parts(e, inst), inst)
+
+
+def _parts(e: Any, inst: Instance) -> tuple[Any, Any] | Exception:
+    """A side as a real part and an imaginary part (None for a real expression) at the
+    point, or the :class:`Declined` or :class:`Undefined` met while splitting it."""
     try:
         if e.has(sympy.I):
             env = {q: sympy.Rational(v.numerator, v.denominator)
@@ -141,8 +159,20 @@ def _side(e: Any, inst: Instance) -> Any:
             re, im = sympy.expand_complex(e.xreplace(env)).as_real_imag()
             if re.has(sympy.I) or im.has(sympy.I):
                 raise Declined("could not split the value into real and imaginary parts")
-            return (_enclose(re, inst, {}), _enclose(im, inst, {}))
-        return (_enclose(e, inst, {}), iv.mpf(0))
+            return (re, im)
+        return (e, None)
+    except (Declined, Undefined) as exc:
+        return exc
+
+
+def _enclose_parts(parts: tuple[Any, Any] | Exception, inst: Instance) -> Any:
+    if isinstance(parts, Exception):
+        if isinstance(parts, Undefined):
+            return "undefined"
+        raise parts
+    re, im = parts
+    try:
+        return (_enclose(re, inst, {}), iv.mpf(0) if im is None else _enclose(im, inst, {}))
     except Undefined:
         return "undefined"
 

@@ -278,6 +278,8 @@ class _Sides:
                  guards: Sequence[tuple[Any, Any, int]], rebuilt: Any = None) -> None:
         self.f, self.g, self.lhs, self.rhs, self.guards = f, g, lhs, rhs, guards
         self.rebuilt = rebuilt
+        # the same expression on both sides has the same value: evaluated once
+        self.same = isinstance(lhs, sympy.Basic) and lhs == rhs
 
     def compare(self, constraints: Sequence[Any], point: dict[str, Fraction], rng_seed: str,
                 result: SearchResult, again: bool = False) -> bool | None:
@@ -289,7 +291,8 @@ class _Sides:
             return None
         if not again:
             result.in_domain += 1
-        a, b = _value(self.f, inst), _value(self.g, inst)
+        a = _value(self.f, inst)
+        b = a if self.same else _value(self.g, inst)
         for guard, expr, side in self.guards:
             v = _value(guard, inst)
             if (isinstance(v, Fraction) and v == 0) or isinstance(v, _Undef):

@@ -279,10 +279,12 @@ def solve_d(sheet: Sheet) -> None:
                   method="the (channel, tap) pairs and the window starts in the padded map "
                          "enumerated, times the batch")
     sheet.numeric_if_installed(
-        "torch", entries, lambda torch: int(torch.nn.functional.unfold(
-            torch.zeros(batch, ch, side, side, device="meta"), 3, padding=1).numel()),
+        "torch", entries, lambda torch: batch * ch * int(torch.nn.functional.unfold(
+            torch.zeros(1, 1, side, side), 3, padding=1).numel()),
         why=f"entries of the patch matrices of a batch of {batch} (the engine's shape)",
-        method="PyTorch's unfold on a batch without data (its meta device)")
+        # One channel of one image: the meta device's unfold would load PyTorch's compiler.
+        method=f"PyTorch's unfold of one {side} × {side} channel, times {ch} channels and "
+               f"the batch of {batch}")
     sheet.table(["tensor", "values", "MiB at float32"],
                 [(f"input, a batch of {batch} × {ch} × {side} × {side}",
                   batch * ch * side * side, f"{batch * ch * side * side * 4 / 2 ** 20:.0f}"),

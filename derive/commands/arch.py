@@ -25,6 +25,19 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "one multiply-add as 2 FLOPs")
     p.add_argument("--input-size", type=int, default=None, metavar="N",
                    help="square input side (default 224)")
+    p.add_argument("--module", metavar="FILE.py:Class", default=None,
+                   help="analyze your own PyTorch network: the class (built without "
+                        "arguments) in a Python file; needs torch")
+    p.add_argument("--torchvision", metavar="NAME", default=None,
+                   help="analyze a torchvision model by name (no weights), e.g. resnet50; "
+                        "needs torchvision")
+    p.add_argument("--input", default="3,H,W", metavar="C,H,W",
+                   help="input shape for --module/--torchvision: numbers or names, a batch "
+                        "size optional in front (default 3,H,W)")
+    p.add_argument("--format", choices=("table", "markdown", "latex"), default="table",
+                   help="output of --module/--torchvision (default table; --json overrides)")
+    p.add_argument("--no-check", action="store_true",
+                   help="skip the symbolic and meta-device cross-checks")
     p.add_argument("--scaling", action="store_true",
                    help="EfficientNet's compound-scaling rule against the published B1..B7 "
                         "coefficients (relative errors)")
@@ -43,9 +56,11 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.scaling:
         return _scaling(args.json)
+    if args.module or args.torchvision:
+        return _analyze(args)
     if not args.name:
         raise InputError("give an architecture name (derive arch --list names them), "
-                         "--list or --scaling")
+                         "--list, --scaling, --module FILE.py:Class or --torchvision NAME")
     from derive.arch.catalog import architecture
     from derive.arch.summary import summarize
 
@@ -55,6 +70,88 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(summary.to_dict(), indent=2, sort_keys=True))
     else:
         print(summary.table())
+    return 0
+
+
+def _load_module(spec: str) -> object:
+    """Build ``Class()`` from ``FILE.py:Class``; every mistake is an InputError."""
+    import importlib.util
+    import pathlib
+
+    from derive.errors import InputError
+
+    path_text, sep, cls_name = spec.rpartition(":")
+    if not sep or not path_text or not cls_name:
+        raise InputError(f"got --module {spec!r}; write FILE.py:ClassName")
+    path = pathlib.Path(path_text)
+    if not path.is_file():
+        raise InputError(f"got --module {spec!r}: no file {str(path)!r}")
+    loader = importlib.util.spec_from_file_location(f"_derive_user_{path.stem}", path)
+    if loader is None or loader.loader is None:
+        raise InputError(f"got --module {spec!r}: {str(path)!r} is not a Python file")
+    mod = importlib.util.module_from_spec(loader)
+    try:
+        loader.loader.exec_module(mod)
+    except Exception as exc:
+        raise InputError(f"got --module {spec!r}: importing {str(path)!r} failed "
+                         f"({type(exc).__name__}: {exc})") from exc
+    cls = getattr(mod, cls_name, None)
+    if cls is None:
+        raise InputError(f"got --module {spec!r}: {str(path)!r} defines no {cls_name!r}")
+    try:
+        return cls()
+    except Exception as exc:
+        raise InputError(f"got --module {spec!r}: {cls_name}() failed "
+                         f"({type(exc).__name__}: {exc}); the class must build without "
+                         "arguments") from exc
+
+
+def _torchvision(name: str) -> object:
+    from derive.errors import InputError
+
+    try:
+        import torchvision.models as models
+    except Exception as exc:
+        raise InputError(f"got --torchvision {name!r}, but torchvision is not installed or "
+                         f"does not import ({type(exc).__name__}); install the extra: pip "
+                         "install 'derive[vision]'") from exc
+    try:
+        return models.get_model(name, weights=None)
+    except Exception as exc:
+        raise InputError(f"got --torchvision {name!r}: not a torchvision model name "
+                         f"({exc})") from exc
+
+
+def _analyze(args: argparse.Namespace) -> int:
+    import sys
+
+    from derive.errors import InputError
+
+    if args.module and args.torchvision:
+        raise InputError("give --module or --torchvision, not both")
+    option = "--module" if args.module else "--torchvision"
+    try:
+        import torch  # noqa: F401
+    except ImportError as exc:
+        raise InputError(f"{option} needs PyTorch, which is not installed; install the "
+                         "extra: pip install 'derive[torch]'") from exc
+    from derive.analyze import analyze
+
+    module = _load_module(args.module) if args.module else _torchvision(args.torchvision)
+    entries = [e.strip() for e in args.input.split(",") if e.strip()]
+    if not entries:
+        raise InputError(f"got --input {args.input!r}; write e.g. 3,H,W")
+    name = args.torchvision or args.module.rpartition(":")[2]
+    result = analyze(module, tuple(entries), convention=args.convention,
+                     check=not args.no_check, progress=sys.stderr.isatty(), name=name)
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2, sort_keys=True, ensure_ascii=False))
+    elif args.format == "markdown":
+        print(result.markdown())
+    elif args.format == "latex":
+        print(result.latex())
+    else:
+        print(result.table())
     return 0
 
 

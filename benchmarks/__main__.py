@@ -15,7 +15,8 @@ import sys
 import time
 
 # Benchmark modules in the order their figures are printed.
-MODULES = ("verify", "receptive", "matrix_views", "numeric_conv", "arch", "residual", "batch",
+MODULES = ("verify", "receptive", "matrix_views", "numeric_conv", "arch", "analyze", "residual",
+           "batch",
            "build", "library", "lab")
 
 

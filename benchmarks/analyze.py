@@ -64,6 +64,7 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
           f"224x224 {int(result.macs.subs({H: 224, W: 224})):,}", file=sys.stderr)
     return [row("analyze resnet50 (symbolic, all layers)", ours_s,
                 "torchinfo.summary at 224x224", theirs_s),
+            row("torchinfo.summary resnet50 at 224x224 (one numeric summary)", theirs_s),
             row("analyze resnet50 cross-checks (checker + meta runs)", checks_s)]
 
 

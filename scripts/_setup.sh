@@ -3,6 +3,10 @@
 
 TEX_PACKAGES="texlive-latex-base texlive-latex-recommended texlive-latex-extra texlive-pictures texlive-fonts-recommended lmodern latexmk poppler-utils"
 VENV="${DERIVE_VENV:-.venv}"
+# torchvision from PyPI needs the torch release it was built with, which is not the one the
+# torch extra pins: its cross-checks run in an environment of their own.
+VISION_VENV="${DERIVE_VISION_VENV:-.venv-vision}"
+VISION_PACKAGES="torch==2.14.1 torchvision==0.29.1"
 
 as_root() {
     if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else return 1; fi
@@ -18,6 +22,13 @@ ensure_python() {
     fi
     "$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null
     "$VENV/bin/python" -m pip install -q -e ".$1"
+}
+
+ensure_vision() {
+    [ -x "$VISION_VENV/bin/python" ] || python3 -m venv "$VISION_VENV"
+    "$VISION_VENV/bin/python" -m pip install -q --upgrade pip >/dev/null
+    "$VISION_VENV/bin/python" -m pip install -q $VISION_PACKAGES
+    "$VISION_VENV/bin/python" -m pip install -q -e ".[test,vision]"
 }
 
 ensure_tex() {

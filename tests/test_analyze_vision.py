@@ -103,3 +103,36 @@ def test_resnet18_receptive_field_matches_gradient_support() -> None:
     expected = (max(first, 0), min(first + rf.size - 1, side - 1))
     assert (int(nz[:, 0].min()), int(nz[:, 0].max())) == expected
     assert (int(nz[:, 1].min()), int(nz[:, 1].max())) == expected
+
+
+CATALOG_MODELS = ("alexnet", "vgg16", "resnet18", "resnet50", "mobilenet_v2", "efficientnet_b0")
+
+
+@pytest.mark.parametrize("name", CATALOG_MODELS)
+def test_the_catalog_summary_agrees_with_the_analysis_of_the_module(name: str) -> None:
+    # Two independent derivations of the same network: the book's catalog spec (written by
+    # hand in torchvision's layout, walked by derive.arch.summary) and the analysis of
+    # torchvision's own module traced by fx.  Parameters, multiply-adds at 224 and the
+    # receptive field of the last feature map must agree.
+    from derive.arch.catalog import architecture, names
+    from derive.arch.summary import summarize
+
+    assert name in names()
+    summary = summarize(architecture(name), convention="mac", input_size=224)
+    with torch.device("meta"):
+        model = getattr(torchvision.models, name)(weights=None)
+    result = analyze(model, (3, "H", "W"), check=False)
+    H, W = result.symbols
+    assert result.params == summary.params
+    assert int(result.macs.subs({H: 224, W: 224})) == summary.flops
+    rf = summary.receptive_field
+    # a module called twice (ResNet's relu) has a row per call: the last is the block's output
+    fields = [r.fields[0] for r in result.rows if r.name == summary.rf_layer]
+    assert fields, f"no row named {summary.rf_layer}"
+    if "squeeze-excitation" in summary.rf_note:
+        # the catalog follows the convolutional path only (its note says so); through the
+        # gates' global pooling every output depends on the whole input
+        assert fields[-1] == "global"
+    else:
+        assert (fields[-1].size, fields[-1].jump, fields[-1].start) == (rf.size, rf.jump,
+                                                                         rf.start)

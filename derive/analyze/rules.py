@@ -751,18 +751,7 @@ def opaque_row(ctx: Context, op: Any) -> Tensor:
 
 def substitute(value: Any, refs: Callable[[Any], Any]) -> Any:
     """Replace every :class:`~derive.analyze.trace.Ref` in ``value`` by its value."""
-    from derive.analyze.trace import Ref
+    from derive.analyze.trace import Ref, map_leaves
 
-    if isinstance(value, Ref):
-        return refs(value)
-    if isinstance(value, tuple):
-        return tuple(substitute(v, refs) for v in value)
-    if isinstance(value, list):
-        return [substitute(v, refs) for v in value]
-    if isinstance(value, dict):
-        return {k: substitute(v, refs) for k, v in value.items()}
-    if isinstance(value, slice):
-        return slice(substitute(value.start, refs), substitute(value.stop, refs),
-                     substitute(value.step, refs))
-    return value
+    return map_leaves(value, lambda v: refs(v) if isinstance(v, Ref) else v)
 

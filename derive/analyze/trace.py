@@ -57,17 +57,25 @@ class Trace:
 def _refs(value: Any, index_of: dict) -> Any:
     import torch.fx
 
-    if isinstance(value, torch.fx.Node):
-        return Ref(index_of[value])
-    if isinstance(value, (list, tuple)):
-        out = [_refs(v, index_of) for v in value]
-        return type(value)(out) if isinstance(value, tuple) else out
+    return map_leaves(value, lambda v: Ref(index_of[v]) if isinstance(v, torch.fx.Node) else v)
+
+
+def map_leaves(value: Any, leaf: Any) -> Any:
+    """``value`` with ``leaf`` applied inside its tuples, lists, dicts and slices.
+
+    >>> map_leaves((1, [2, {"k": 3}], slice(4, None)), lambda v: v * 10 if v else v)
+    (10, [20, {'k': 30}], slice(40, None, None))
+    """
+    if isinstance(value, tuple):
+        return tuple(map_leaves(v, leaf) for v in value)
+    if isinstance(value, list):
+        return [map_leaves(v, leaf) for v in value]
     if isinstance(value, dict):
-        return {k: _refs(v, index_of) for k, v in value.items()}
+        return {k: map_leaves(v, leaf) for k, v in value.items()}
     if isinstance(value, slice):
-        return slice(_refs(value.start, index_of), _refs(value.stop, index_of),
-                     _refs(value.step, index_of))
-    return value
+        return slice(map_leaves(value.start, leaf), map_leaves(value.stop, leaf),
+                     map_leaves(value.step, leaf))
+    return leaf(value)
 
 
 def _fx(module: Any) -> Trace:

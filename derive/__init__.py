@@ -42,7 +42,7 @@ _EXPORTS = {
     "Layer": "derive.conv.layers",
     "Merge": "derive.conv.layers",
     "Status": "derive.check.verdict",
-    "analyze": "derive.analyze",
+    "analyze": "derive.analysis",
     "Verdict": "derive.check.verdict",
     "check_derivation": "derive.check.derivation",
     "conv_matrix": "derive.conv.toeplitz",

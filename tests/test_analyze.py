@@ -19,8 +19,8 @@ nn = torch.nn
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from derive.analyze import analyze  # noqa: E402
-from derive.analyze.sizes import evaluate  # noqa: E402
+from derive.analysis import analyze  # noqa: E402
+from derive.analysis.sizes import evaluate  # noqa: E402
 from derive.errors import InputError  # noqa: E402
 
 pytestmark = pytest.mark.torch

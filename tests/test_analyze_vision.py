@@ -13,8 +13,8 @@ import pytest
 torch = pytest.importorskip("torch")
 torchvision = pytest.importorskip("torchvision")
 
-from derive.analyze import analyze  # noqa: E402
-from derive.analyze.sizes import evaluate  # noqa: E402
+from derive.analysis import analyze  # noqa: E402
+from derive.analysis.sizes import evaluate  # noqa: E402
 
 pytestmark = [pytest.mark.vision, pytest.mark.torch]
 

@@ -8,7 +8,7 @@ import sys
 import derive
 
 EXPECTED = [
-    "Claim", "DeriveError", "Layer", "Merge", "Status", "Verdict", "check_derivation",
+    "Claim", "DeriveError", "Layer", "Merge", "Status", "Verdict", "analyze", "check_derivation",
     "conv_matrix", "conv_matrix_2d", "grade_file", "grade_text", "im2col", "output_size",
     "pool_output_size", "receptive_field", "transposed_output_size", "verify",
 ]
@@ -46,3 +46,13 @@ def test_the_authoring_api_of_the_book() -> None:
     from derive import book
     assert {"Sheet", "written", "Check", "Part", "Problem"} <= set(book.__all__)
     assert str(book.written("H + H")) == "H + H"     # as written: SymPy would make it 2*H
+
+
+def test_analyze_is_the_function_whatever_was_imported_first() -> None:
+    # the implementation lives in derive.analysis, so importing one of its modules first
+    # cannot put a module where the function belongs
+    code = ("import derive.analysis.rules, derive\n"
+            "print(callable(derive.analyze), derive.analyze.__module__)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out == ["True", "derive.analysis"]

@@ -135,7 +135,7 @@ def _analyze(args: argparse.Namespace) -> int:
     except ImportError as exc:
         raise InputError(f"{option} needs PyTorch, which is not installed; install the "
                          "extra: pip install 'derive[torch]'") from exc
-    from derive.analyze import analyze
+    from derive.analysis import analyze
 
     module = _load_module(args.module) if args.module else _torchvision(args.torchvision)
     entries = [e.strip() for e in args.input.split(",") if e.strip()]

@@ -2,7 +2,7 @@
 every strided layer divides exactly, and branch merges whose shapes disagree.
 
 Why a scan of one period decides: every side in floor form ``Q*floor((x + A)/M) + B``
-(:mod:`derive.analyze.sizes`) satisfies ``f(x + M) = f(x) + Q``, so "stride ``s`` maps
+(:mod:`derive.analysis.sizes`) satisfies ``f(x + M) = f(x) + Q``, so "stride ``s`` maps
 ``n`` to exactly ``n/s``" (``n(x) = s*out(x)``) and "two branches have the same side"
 hold at ``x`` iff they hold at ``x + L`` for ``L`` the lcm of the ``M`` involved when the
 slopes ``Q/M`` agree.  The smallest positive side is read off each form exactly.  When a
@@ -10,7 +10,7 @@ side is not in floor form the same scan is run, and the result says it was found
 scanning (not derived).
 
 >>> from derive.symbols import sym
->>> from derive.analyze.sizes import FloorForm
+>>> from derive.analysis.sizes import FloorForm
 >>> residues_text("H", {0}, 32)
 'H ≡ 0 (mod 32)'
 >>> minimal_modulus({1, 3, 5, 7}, 8)
@@ -25,7 +25,7 @@ from typing import Any
 
 import sympy
 
-from derive.analyze.sizes import FloorForm, evaluate, is_symbolic
+from derive.analysis.sizes import FloorForm, evaluate, is_symbolic
 
 __all__ = ["AxisConditions", "Conditions", "derive_conditions", "minimal_modulus",
            "residues_text"]

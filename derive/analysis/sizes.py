@@ -6,7 +6,7 @@ positive ``m, s``) collapses the nest to one floor, so every such size is kept a
 integers over its input symbol.  That keeps ResNet-50's 170 layers cheap, makes "the
 smallest side with a positive output" and "the sides at which every stride divides" exact
 (the size is periodic-plus-linear in ``x`` with period ``M``), and the collapsed form is
-checked against the engine's nested form (:mod:`derive.analyze.crosscheck`).  What does not
+checked against the engine's nested form (:mod:`derive.analysis.crosscheck`).  What does not
 fit the form (a ceil-mode window that may start in the padding, a stride that does not
 divide an upsampling factor) stays a general SymPy expression, built by the engine's
 :mod:`derive.conv.shapes` functions.

@@ -1,4 +1,4 @@
-"""Views of an :class:`~derive.analyze.Analysis`: terminal table, JSON dict, Markdown, LaTeX.
+"""Views of an :class:`~derive.analysis.Analysis`: terminal table, JSON dict, Markdown, LaTeX.
 
 Every view states the FLOP convention.  Sizes print as derived (``floor((H + 3)/4)``);
 nothing depends on the machine or on timing.
@@ -14,7 +14,7 @@ from typing import Any
 
 import sympy
 
-from derive.analyze.sizes import FloorForm, as_expr
+from derive.analysis.sizes import FloorForm, as_expr
 
 __all__ = ["expr_text", "field_text", "latex", "markdown", "size_text", "table", "to_dict"]
 

@@ -1,7 +1,7 @@
 """Per-operation symbolic rules: output shape, receptive-field step, parameters, FLOPs.
 
-Each traced operation (:mod:`derive.analyze.trace`) maps abstract input tensors (shapes whose
-spatial sides are closed forms, :mod:`derive.analyze.sizes`) to an abstract output and one
+Each traced operation (:mod:`derive.analysis.trace`) maps abstract input tensors (shapes whose
+spatial sides are closed forms, :mod:`derive.analysis.sizes`) to an abstract output and one
 :class:`Row`.  What is counted follows :mod:`derive.conv.costs`: one multiply-add per
 (output element, weight tap) for convolutions and dense layers (the bias add folded in), the
 scatter count ``input elements x kernel taps x out/groups`` for transposed convolutions, one
@@ -25,7 +25,7 @@ from typing import Any, Callable
 
 import sympy
 
-from derive.analyze.sizes import (FloorForm, as_expr, conv_axis, is_symbolic, pool_axis,
+from derive.analysis.sizes import (FloorForm, as_expr, conv_axis, is_symbolic, pool_axis,
                                   scale_axis, transposed_axis)
 from derive.conv.receptive import ReceptiveField, step
 from derive.errors import ConfigurationError
@@ -750,8 +750,8 @@ def opaque_row(ctx: Context, op: Any) -> Tensor:
 
 
 def substitute(value: Any, refs: Callable[[Any], Any]) -> Any:
-    """Replace every :class:`~derive.analyze.trace.Ref` in ``value`` by its value."""
-    from derive.analyze.trace import Ref, map_leaves
+    """Replace every :class:`~derive.analysis.trace.Ref` in ``value`` by its value."""
+    from derive.analysis.trace import Ref, map_leaves
 
     return map_leaves(value, lambda v: refs(v) if isinstance(v, Ref) else v)
 

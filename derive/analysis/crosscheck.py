@@ -19,7 +19,7 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any
 
-from derive.analyze.sizes import FloorForm, evaluate
+from derive.analysis.sizes import FloorForm, evaluate
 
 __all__ = ["Checks", "crosscheck", "meta_shapes", "sizes_to_run"]
 
@@ -123,7 +123,7 @@ def meta_shapes(analysis: Any, side: int | dict) -> dict[int, tuple]:
         with torch.no_grad():
             Recorder(gm).run(x)
         return out
-    from derive.analyze.trace import run_copy
+    from derive.analysis.trace import run_copy
 
     calls: list[tuple] = []
 

@@ -27,7 +27,7 @@ __all__ = ["Analysis", "analyze"]
 
 @dataclass
 class Analysis:
-    """The result of :func:`analyze` (see :mod:`derive.analyze.render` for its views)."""
+    """The result of :func:`analyze` (see :mod:`derive.analysis.render` for its views)."""
 
     name: str
     input_shape: tuple
@@ -82,7 +82,7 @@ class Analysis:
     def receptive_field(self) -> tuple:
         """Per-axis fields of the last row whose fields are all derived and not all global
         (the deepest feature map that still sees a window of the input)."""
-        from derive.analyze.rules import CONSTANT
+        from derive.analysis.rules import CONSTANT
         for r in reversed(self.rows):
             if r.fields and all(f is not None and f != CONSTANT for f in r.fields) and any(
                     not isinstance(f, str) for f in r.fields):
@@ -90,19 +90,19 @@ class Analysis:
         return ()
 
     def table(self) -> str:
-        from derive.analyze.render import table
+        from derive.analysis.render import table
         return table(self)
 
     def to_dict(self) -> dict:
-        from derive.analyze.render import to_dict
+        from derive.analysis.render import to_dict
         return to_dict(self)
 
     def markdown(self) -> str:
-        from derive.analyze.render import markdown
+        from derive.analysis.render import markdown
         return markdown(self)
 
     def latex(self) -> str:
-        from derive.analyze.render import latex
+        from derive.analysis.render import latex
         return latex(self)
 
     def __str__(self) -> str:
@@ -178,10 +178,10 @@ def analyze(module: Any, input: Sequence[Any] = ("C", "H", "W"), *,
     except ImportError as exc:
         raise InputError("analyze needs PyTorch: install the extra, pip install "
                          "'derive[torch]'") from exc
-    from derive.analyze import rules
-    from derive.analyze.conditions import derive_conditions
-    from derive.analyze.sizes import FloorForm
-    from derive.analyze.trace import trace_module
+    from derive.analysis import rules
+    from derive.analysis.conditions import derive_conditions
+    from derive.analysis.sizes import FloorForm
+    from derive.analysis.trace import trace_module
     from derive.conv.costs import check_convention
     from derive.conv.receptive import ReceptiveField
 
@@ -256,6 +256,6 @@ def analyze(module: Any, input: Sequence[Any] = ("C", "H", "W"), *,
                         _full_input=tuple(entries))
     analysis.unused_params = params_module - analysis.params
     if check:
-        from derive.analyze.crosscheck import crosscheck
+        from derive.analysis.crosscheck import crosscheck
         analysis.checks = crosscheck(analysis)
     return analysis

@@ -37,8 +37,8 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
     import torchinfo
     import torchvision
 
-    from derive.analyze import analyze
-    from derive.analyze.crosscheck import crosscheck
+    from derive.analysis import analyze
+    from derive.analysis.crosscheck import crosscheck
 
     torch.manual_seed(0)
     model = torchvision.models.resnet50(weights=None).eval()

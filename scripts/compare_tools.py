@@ -22,7 +22,7 @@ from collections import Counter
 def _components(analysis, point: dict) -> Counter:
     """Per-op element counts at ``point``: outputs of each op type, plus input elements of
     poolings and the bias adds of dense layers."""
-    from derive.analyze.sizes import evaluate
+    from derive.analysis.sizes import evaluate
 
     out: Counter = Counter()
     previous = None
@@ -49,8 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     from fvcore.nn import FlopCountAnalysis
     from ptflops import get_model_complexity_info
 
-    from derive.analyze import analyze
-    from derive.analyze.render import expr_text
+    from derive.analysis import analyze
+    from derive.analysis.render import expr_text
 
     torch.manual_seed(0)
     model = getattr(torchvision.models, args.network)(weights=None).eval()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -17,9 +16,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from derive.book.model import Answer, Check, Figure, Measurement, Table, Text
+from derive.book.model import Check, Figure, Measurement, Table, Text
 from derive.check.verdict import Status
-from derive.problems import ProblemFile, load, solve
+from lab_pages import answers, blocks, plot_series, solve_page
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "derive" / "lab" / "results"
@@ -27,14 +26,9 @@ PAGES = {"8.10": ("e08_10_augmentation.py", "augmentation"),
          "8.11": ("e08_11_grad_cam.py", "grad-cam")}
 
 
-def _load(pid: str):
-    path = ROOT / "problems" / "chapter8" / PAGES[pid][0]
-    return load(ProblemFile("chapter8", path, f"chapter8/{path.name}"))
-
-
 @pytest.fixture(scope="module")
 def solved() -> dict:
-    return {pid: solve(_load(pid)) for pid in PAGES}
+    return {pid: solve_page(PAGES[pid][0]) for pid in PAGES}
 
 
 @pytest.fixture(scope="module")
@@ -47,30 +41,12 @@ def cam() -> dict:
     return json.loads((RESULTS / "grad-cam.json").read_text())
 
 
-def _part(result, label: str):
-    return next(p for p in result.parts if p.part.label == label)
-
-
-def _blocks(result, label: str, kind: type) -> list:
-    return [b for b in _part(result, label).blocks if isinstance(b, kind)]
-
-
 def _prose(result, label: str) -> str:
-    return " ".join(b.text for b in _blocks(result, label, Text))
-
-
-def _answers(result, label: str) -> dict:
-    return {b.label: b.value for b in _blocks(result, label, Answer)}
+    return " ".join(b.text for b in blocks(result, label, Text))
 
 
 def _figure(result, label: str, name: str) -> Figure:
-    return next(f for f in _blocks(result, label, Figure) if f.name == name)
-
-
-def _series(tikz: str) -> list[list[tuple[float, float]]]:
-    """The coordinates of every \\addplot of a pgfplots figure."""
-    return [[(float(x), float(y)) for x, y in re.findall(r"\(([-\d.e]+),([-\d.e]+)\)", body)]
-            for body in re.findall(r"coordinates \{([^}]*)\}", tikz)]
+    return next(f for f in blocks(result, label, Figure) if f.name == name)
 
 
 # -- every part is a measured experiment, nothing refuted ---------------------------------------
@@ -118,7 +94,7 @@ def test_pages_build_without_torch_or_scikit_learn() -> None:
 # -- 8.10 ----------------------------------------------------------------------------------------
 
 def test_8_10_crop_counts(solved, aug) -> None:
-    b = _answers(solved["8.10"], "b")
+    b = answers(solved["8.10"], "b")
     cifar = len(list(itertools.product(range(32 + 2 * 4 - 32 + 1), repeat=2)))
     assert b["distinct crops"] == cifar and b["crops and flips"] == 2 * cifar
     shift = aug["config"]["variants"]["augmented"]["shift"]
@@ -152,7 +128,7 @@ def test_8_10_flip_sentence_matches_the_seeds(solved, aug) -> None:
 def test_8_10_plots_are_the_stored_mean_curves(solved, aug) -> None:
     r = aug["results"]
     acc = _figure(solved["8.10"], "c", "augmentation-validation-accuracy")
-    series = _series(acc.tikz)
+    series = plot_series(acc.tikz)
     assert len(series) == 3
     for run, points in zip(("plain", "augmented", "flipped"), series):
         assert [x for x, _ in points] == list(range(1, r["epochs"] + 1))
@@ -163,12 +139,12 @@ def test_8_10_plots_are_the_stored_mean_curves(solved, aug) -> None:
         stored = r["runs"][run]["curves"]["val_acc"]
         assert stored[best] == max(stored)
     loss = _figure(solved["8.10"], "c", "augmentation-training-loss")
-    assert "ymode=log" in loss.tikz and len(_series(loss.tikz)) == 6
+    assert "ymode=log" in loss.tikz and len(plot_series(loss.tikz)) == 6
 
 
 def test_8_10_gap_table_recomputed_from_per_seed_accuracies(solved, aug) -> None:
     r = aug["results"]
-    (table,) = [t for t in _blocks(solved["8.10"], "c", Table) if "gap (mean)" in t.headers]
+    (table,) = [t for t in blocks(solved["8.10"], "c", Table) if "gap (mean)" in t.headers]
     assert len(table.rows) == 3
     for row, run in zip(table.rows, ("plain", "augmented", "flipped")):
         final = r["runs"][run]["final"]
@@ -204,7 +180,7 @@ def test_8_10_reading_follows_the_sign_of_the_measured_change(solved, aug) -> No
 # -- 8.11 ----------------------------------------------------------------------------------------
 
 def test_8_11_five_correct_images_of_different_classes(solved, cam) -> None:
-    (table,) = _blocks(solved["8.11"], "a", Table)
+    (table,) = blocks(solved["8.11"], "a", Table)
     labels = [row[0] for row in table.rows]
     assert [row[2] for row in table.rows] == labels          # correctly classified
     assert len(set(labels)) == len(labels) == 5
@@ -232,7 +208,7 @@ def test_8_11_stored_maps_are_upsampled_4x4_grids() -> None:
 
 
 def test_8_11_feature_map_answer(solved) -> None:
-    assert _answers(solved["8.11"], "b")["feature maps read by Grad-CAM"] == "4 × 4"
+    assert answers(solved["8.11"], "b")["feature maps read by Grad-CAM"] == "4 × 4"
 
 
 def test_8_11_contrast_numbers(solved, cam) -> None:

@@ -19,7 +19,7 @@ import pytest
 from derive.book.model import (Answer, Check, Derivation, Explanation, Figure, Listing,
                                Measurement, Table, Text)
 from derive.check.verdict import Status
-from derive.problems import ProblemFile, load, solve
+from lab_pages import part_named, solve_page, stored
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTER8 = ROOT / "problems" / "chapter8"
@@ -32,18 +32,13 @@ EXPERIMENTS = {("8.12", "c"): "mixup", ("8.15", "b"): "pre-activation",
                ("8.15", "c"): "pre-activation"}
 
 
-def _load(pid: str):
-    path = CHAPTER8 / FILES[pid]
-    return load(ProblemFile("chapter8", path, f"chapter8/{path.name}"))
-
-
 @pytest.fixture(scope="module")
 def solved() -> dict:
-    return {pid: solve(_load(pid)) for pid in FILES}
+    return {pid: solve_page(FILES[pid]) for pid in FILES}
 
 
 def _blocks(solved, pid: str, label: str) -> tuple:
-    return next(p for p in solved[pid].parts if p.part.label == label).blocks
+    return part_named(solved[pid], label).blocks
 
 
 def _of(blocks, kind) -> list:
@@ -55,7 +50,7 @@ def _prose(blocks) -> str:
 
 
 def _stored(name: str) -> dict:
-    return json.loads((RESULTS / f"{name}.json").read_text(encoding="utf-8"))["results"]
+    return stored(name)["results"]
 
 
 def _checks(result) -> list[Check]:

@@ -17,7 +17,7 @@ import pytest
 
 from derive.book.model import Answer, Check, Figure, Measurement, Table
 from derive.check.verdict import Status
-from derive.problems import ProblemFile, load, solve
+from lab_pages import blocks, part_named, plot_series, solve_page
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = ROOT / "problems" / "chapter8" / "e08_27_lottery_ticket.py"
@@ -30,30 +30,20 @@ N_VAL = R["val_size"]
 
 @pytest.fixture(scope="module")
 def result():
-    return solve(load(ProblemFile("chapter8", PAGE, f"chapter8/{PAGE.name}")))
-
-
-def _part(result, label: str):
-    return next(p for p in result.parts if p.part.label == label)
-
-
-def _blocks(result, label: str, kind: type) -> list:
-    return [b for b in _part(result, label).blocks if isinstance(b, kind)]
+    return solve_page(PAGE.name)
 
 
 def _table(result, label: str, first_header: str) -> Table:
-    return next(t for t in _blocks(result, label, Table) if t.headers[0] == first_header
+    return next(t for t in blocks(result, label, Table) if t.headers[0] == first_header
                 and len(t.headers) > 3)
 
 
 def _answer(result, label: str, name: str) -> str:
-    return next(a.value for a in _blocks(result, label, Answer) if a.label == name)
+    return next(a.value for a in blocks(result, label, Answer) if a.label == name)
 
 
 def _coordinates(figure: Figure) -> list[list[tuple[float, float]]]:
-    """The (x, y) points of every series of a figure's pgfplots picture."""
-    return [[(float(x), float(y)) for x, y in re.findall(r"\(([-\d.e]+),([-\d.e]+)\)", body)]
-            for body in re.findall(r"coordinates \{(.*?)\};", figure.tikz)]
+    return plot_series(figure.tikz)
 
 
 def _hand_weights() -> dict[str, int]:
@@ -78,7 +68,7 @@ def test_every_part_is_a_clean_experiment(result) -> None:
 
 
 def test_the_figures_plot_the_stored_numbers(result) -> None:
-    names = {f.name: f for p in "abc" for f in _blocks(result, p, Figure)}
+    names = {f.name: f for p in "abc" for f in blocks(result, p, Figure)}
     assert set(names) == {"pruning-magnitude-curves", "pruning-accuracy-sparsity",
                           "pruning-layer-kept"}
     mag, rnd, dense = _coordinates(names["pruning-accuracy-sparsity"])
@@ -114,7 +104,7 @@ def test_part_a_counts_and_accuracies(result) -> None:
 
 
 def test_part_a_says_whether_pruned_networks_match_the_dense_one(result) -> None:
-    text = " ".join(b.text for b in _part(result, "a").blocks if hasattr(b, "text"))
+    text = " ".join(b.text for b in part_named(result, "a").blocks if hasattr(b, "text"))
     d = R["dense"]["val_acc"]
     for lv in LEVELS:
         m = lv["magnitude"]["val_acc"]

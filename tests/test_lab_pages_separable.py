@@ -18,7 +18,7 @@ import pytest
 
 from derive.book.model import Check, Figure, Measurement, Table, Text
 from derive.check.verdict import Status
-from derive.problems import ProblemFile, load, solve
+from lab_pages import part_named, solve_page
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = ROOT / "problems" / "chapter8" / "e08_19_depthwise_separable.py"
@@ -32,12 +32,12 @@ CHANNELS = S["channels"]
 
 @pytest.fixture(scope="module")
 def result():
-    return solve(load(ProblemFile("chapter8", PAGE, f"chapter8/{PAGE.name}")))
+    return solve_page(PAGE.name)
 
 
 @pytest.fixture(scope="module")
 def part_c(result):
-    return next(p for p in result.parts if p.part.label == "c")
+    return part_named(result, "c")
 
 
 def _median_speedup(i: int) -> float:

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from derive.book.model import Answer, Check, Derivation, Figure, Measurement, Table, Text
+from derive.book.model import Check, Derivation, Figure, Measurement, Table, Text
 from derive.check.verdict import Status
 from derive.lab.experiments import text_cnn
 from derive.lab.runner import load as load_record
-from derive.problems import ProblemFile, load, solve
+from lab_pages import answers, blocks, load_page, part_named, solve_page
 
 ROOT = Path(__file__).resolve().parents[1] / "problems" / "chapter8"
 FILES = {"8.16": "e08_16_textcnn.py", "8.17": "e08_17_textcnn_filters.py"}
@@ -32,22 +32,20 @@ _SOLVED: dict[str, object] = {}
 
 def _solved(pid: str):
     if pid not in _SOLVED:
-        path = ROOT / FILES[pid]
-        _SOLVED[pid] = solve(load(ProblemFile("chapter8", path, f"chapter8/{path.name}")))
+        _SOLVED[pid] = solve_page(FILES[pid])
     return _SOLVED[pid]
 
 
 def _module(pid: str):
-    path = ROOT / FILES[pid]
-    return load(ProblemFile("chapter8", path, f"chapter8/{path.name}"))
+    return load_page(FILES[pid])
 
 
 def _part(pid: str, label: str):
-    return next(p for p in _solved(pid).parts if p.part.label == label)
+    return part_named(_solved(pid), label)
 
 
 def _blocks(pid: str, label: str, kind):
-    return [b for b in _part(pid, label).blocks if isinstance(b, kind)]
+    return blocks(_solved(pid), label, kind)
 
 
 def _text(pid: str, label: str) -> str:
@@ -55,7 +53,7 @@ def _text(pid: str, label: str) -> str:
 
 
 def _answers(pid: str, label: str) -> dict[str, object]:
-    return {a.label: a.value for a in _blocks(pid, label, Answer)}
+    return answers(_solved(pid), label)
 
 
 def _number(text: str) -> int:

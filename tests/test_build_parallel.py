@@ -190,5 +190,54 @@ def test_one_pass_runs_again_when_the_log_asks(tmp_path: Path) -> None:
     tex.write_text("\\documentclass{article}\n\\usepackage{hyperref}\n\\begin{document}\n"
                    "\\section{One}\\label{s:one}\n"
                    "See section~\\ref{s:one} on page~\\pageref{s:one}.\n\\end{document}\n")
-    pdf.compile_pdf(tex, tmp_path / "ref.pdf", runner="once")
+    pdf.compile_pdf(tex, tmp_path / "ref.pdf", runner="needed")
     assert "See section 1 on page 1." in pdf_text(tmp_path / "ref.pdf")
+
+
+_CONTENTS_DOC = ("\\documentclass{book}\n\\usepackage{hyperref}\n"
+                 "\\pdfinfoomitdate=1 \\pdftrailerid{} \\pdfsuppressptexinfo=-1\n"
+                 "\\begin{document}\n\\frontmatter\n\\tableofcontents\n\\mainmatter\n"
+                 + "".join(f"\\chapter{{Part {i}}}\\label{{c:{i}}}\nText of part {i}, "
+                           f"see page~\\pageref{{c:{(i % 3) + 1}}}.\n" for i in (1, 2, 3))
+                 + "\\end{document}\n")
+
+
+@pytest.mark.slow
+@needs_tex
+def test_contents_need_two_passes_not_latexmks_three(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """A book with contents in its front matter settles after two passes: the same bytes as
+    latexmk's three (its third pass is only for the last-page number in the .aux)."""
+    tex = tmp_path / "book.tex"
+    tex.write_text(_CONTENTS_DOC)
+    pdf.compile_pdf(tex, tmp_path / "latexmk.pdf", runner="latexmk")
+    passes: list[list[str]] = []
+    run = pdf._run
+
+    def counting(cmd: list[str], *args: object, **kwargs: object) -> tuple[int, bytes]:
+        passes.append(cmd)
+        return run(cmd, *args, **kwargs)
+
+    monkeypatch.setattr(pdf, "_run", counting)
+    pdf.compile_pdf(tex, tmp_path / "needed.pdf", runner="needed")
+    assert len(passes) == 2
+    assert (tmp_path / "needed.pdf").read_bytes() == (tmp_path / "latexmk.pdf").read_bytes()
+
+
+@pytest.mark.slow
+@needs_tex
+@needs_pdftotext
+def test_contents_without_labels_get_their_second_pass(tmp_path: Path) -> None:
+    """LaTeX does not warn when only the contents changed: the pass that wrote them is
+    followed by one that prints them."""
+    tex = tmp_path / "toc.tex"
+    tex.write_text("\\documentclass{article}\n\\begin{document}\n\\tableofcontents\n"
+                   "\\section{Alpha}\nA.\n\\section{Beta}\nB.\n\\end{document}\n")
+    pdf.compile_pdf(tex, tmp_path / "toc.pdf", runner="needed")
+    text = pdf_text(tmp_path / "toc.pdf")
+    assert text.count("Alpha") == 2 and text.count("Beta") == 2
+
+
+def test_runner_names_are_checked(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="runner must be 'latexmk' or 'needed', not 'twice'"):
+        pdf.compile_pdf(tmp_path / "x.tex", tmp_path / "x.pdf", runner="twice")

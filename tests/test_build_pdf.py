@@ -31,17 +31,17 @@ Here is how much of TeX's memory you used:
 
 
 def fake_latexmk(bin_dir: Path, *, fail: bool) -> None:
-    """A stand-in for latexmk: writes document.pdf, or a log with an error and exits 1."""
+    """A stand-in LaTeX (``latexmk`` and ``pdflatex``): writes document.pdf, or a log with an
+    error and exits 1; ``pdflatex -ini`` (making a format) succeeds without one."""
     bin_dir.mkdir(exist_ok=True)
-    script = bin_dir / "latexmk"
     if fail:
         body = f"cat > document.log <<'EOF'\n{LOG}EOF\nexit 1\n"
     else:
         body = "printf '%%PDF-fake %s' \"$(md5sum document.tex | cut -c1-8)\" > document.pdf\n"
-    script.write_text("#!/bin/sh\n" + body)
-    script.chmod(script.stat().st_mode | stat.S_IEXEC)
-    (bin_dir / "pdflatex").write_text("#!/bin/sh\nexit 0\n")
-    (bin_dir / "pdflatex").chmod(0o755)
+    for name in ("latexmk", "pdflatex"):
+        script = bin_dir / name
+        script.write_text("#!/bin/sh\ncase \" $* \" in *\" -ini \"*) exit 0 ;; esac\n" + body)
+        script.chmod(script.stat().st_mode | stat.S_IEXEC)
 
 
 @pytest.fixture

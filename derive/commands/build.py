@@ -18,8 +18,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "build", help="solve, check and typeset the worked solutions (build/solutions.pdf)",
         description="Solve every problem under problems/, check every step, and write "
-                    "build/solutions.tex, one .tex per problem and their PDFs (latexmk + "
-                    "pdflatex). Unchanged problems come from the cache in build/.cache.")
+                    "build/solutions.tex, one .tex per problem and their PDFs (pdflatex, "
+                    "as many passes as each needs). Unchanged problems come from the cache "
+                    "in build/.cache.")
     p.add_argument("--tex-only", action="store_true",
                    help="write the .tex files only; do not run LaTeX")
     p.add_argument("--force", action="store_true",

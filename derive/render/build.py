@@ -656,7 +656,7 @@ def build(problems_dir: str | Path = "problems", out_dir: str | Path = "build", 
     jobs = check_jobs(jobs)
     problems_dir, out_dir = Path(problems_dir), Path(out_dir)
     if not tex_only:
-        pdf.check_tools()
+        pdf.check_tools(("pdflatex",))  # the build runs pdflatex itself
     _make_out_dir(out_dir)
     cache = Cache.load(out_dir)
     got = collect(problems_dir, cache, force=force, progress=progress,
@@ -724,11 +724,9 @@ def _compile_all(out_dir: Path, todo: list[str], documents: dict[str, str],
 
         def one(rel: str) -> None:
             tex = out_dir / rel
-            if rel == BOOK:  # contents, index and outline: latexmk decides the passes
-                pdf.compile_pdf(tex, tex.with_suffix(".pdf"), cancel=stop)
-            else:
-                pdf.compile_pdf(tex, tex.with_suffix(".pdf"), cancel=stop, runner="once",
-                                fmt=fmt.result() if fmt is not None else None)
+            shared = fmt.result() if fmt is not None and rel != BOOK else None
+            pdf.compile_pdf(tex, tex.with_suffix(".pdf"), cancel=stop, runner="needed",
+                            fmt=shared)
 
         # The longest first: the book (a third of the LaTeX time) beside the problems.  With
         # one job the order changes nothing but which error comes first: the book goes last,

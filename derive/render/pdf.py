@@ -8,8 +8,9 @@ offending log lines (file, line, error) and the source lines they point at.  LaT
 process group of its own, stopped as a whole on a timeout, on an interruption or when the
 caller cancels, so no TeX process outlives the build.
 
-Less work per document: a document whose log asks for nothing more is compiled in one
-pdflatex pass (``runner="once"``; the book, with its contents, gets what latexmk decides), and
+Less work per document: the build runs pdflatex itself, the passes each document's log asks
+for and no more (``runner="needed"``: one for a problem without cross-references, two for
+the book), rather than through latexmk (``runner="latexmk"``), and
 the documents that share a preamble can load it from a format made once
 (:func:`make_format`, with mylatexformat) instead of reading it again each time.
 
@@ -49,8 +50,9 @@ _PROBLEM_MARK = re.compile(r"^% ---- problem (.+)$")
 FORMAT_END = "\\csname endofdump\\endcsname"
 # What a log says when the document changes on another pass (labels, outlines, tables).
 _RERUN = re.compile(r"Rerun to get|Rerun LaTeX|Please rerun|Label\(s\) may have changed")
-# What latexmk says when it stopped at its pass limit (``$max_repeat``).
-_PASS_LIMIT = b"Maximum runs of pdflatex reached"
+# The most passes a document gets (latexmk's own limit): cross-references that never settle
+# are left as the last pass printed them, as latexmk would.
+MAX_PASSES = 5
 _PDFLATEX = ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "-file-line-error"]
 _POSIX = os.name == "posix" and hasattr(os, "killpg")
 
@@ -64,9 +66,10 @@ def install_hint() -> str:
     return "sudo apt-get install --no-install-recommends " + " ".join(DEBIAN_PACKAGES)
 
 
-def check_tools() -> dict[str, str]:
-    """Paths of latexmk and pdflatex, or a :class:`BuildError` naming what to install."""
-    found = {t: shutil.which(t) for t in TOOLS}
+def check_tools(tools: tuple[str, ...] = TOOLS) -> dict[str, str]:
+    """Paths of ``tools`` (latexmk and pdflatex), or a :class:`BuildError` naming what to
+    install."""
+    found = {t: shutil.which(t) for t in tools}
     missing = [t for t, p in found.items() if p is None]
     if missing:
         raise BuildError(
@@ -199,17 +202,17 @@ def compile_pdf(tex: Path, pdf: Path, *, timeout: float = TIMEOUT_S,
                 fmt: Format | None = None) -> Path:
     """Compile ``tex`` into ``pdf`` (replaced atomically; untouched on failure).
 
-    ``runner`` is ``"latexmk"`` (latexmk decides the passes: for a document with contents)
-    or ``"once"``: one pdflatex pass, and the passes latexmk wants only when the log asks
-    for another (a label or an outline that changed).  ``fmt``, when it fits the document,
+    ``runner`` is ``"latexmk"`` (latexmk decides the passes) or ``"needed"``: one pdflatex
+    pass, and another only while the log asks for one (a label, an outline or a table that
+    changed) or the contents changed (see :func:`_passes_needed`).  ``fmt``, when it fits the document,
     is loaded instead of its preamble.  Setting ``cancel`` (from another thread) stops the
     LaTeX run with a :class:`BuildError`; an interruption (``KeyboardInterrupt``) stops it
     too and propagates.
     """
     from derive.render.build import cannot_write
-    check_tools()
-    if runner not in ("latexmk", "once"):
-        raise ValueError(f"runner must be 'latexmk' or 'once', not {runner!r}")
+    if runner not in ("latexmk", "needed"):
+        raise ValueError(f"runner must be 'latexmk' or 'needed', not {runner!r}")
+    check_tools(TOOLS if runner == "latexmk" else ("pdflatex",))
     tex, pdf = Path(tex), Path(pdf)
     try:
         pdf.parent.mkdir(parents=True, exist_ok=True)
@@ -222,21 +225,11 @@ def compile_pdf(tex: Path, pdf: Path, *, timeout: float = TIMEOUT_S,
         if fmt is not None and fmt.fits(tex.read_text(encoding="utf-8")):
             _link(fmt.path, work / "preamble.fmt")  # a path without spaces for the command
             engine.insert(1, "-fmt=preamble")
-        cmd = ["latexmk", "-norc", "-pdf", "-quiet", f"-pdflatex={' '.join(engine)} %O %S",
-               "document.tex"]
-        if runner == "once":
-            # An empty outline to start from: a document without sections then needs no
-            # second pass for hyperref's outline (with sections the file changes: it does).
-            (work / "document.out").write_bytes(b"")
-            returncode, output = _run(cmd[:-1] + ["-e", "$max_repeat=1", "document.tex"],
-                                      work, timeout, cancel, tex, pdf)
-            if returncode != 0 and _PASS_LIMIT in output:
-                if _asks_rerun(work / "document.log"):  # -g: latexmk thinks it is done
-                    returncode, output = _run(cmd[:-1] + ["-g", "document.tex"], work,
-                                              timeout, cancel, tex, pdf)
-                else:  # latexmk would rerun for the new .aux alone; the log says no need
-                    returncode = 0
+        if runner == "needed":
+            returncode, output = _passes_needed(engine, work, timeout, cancel, tex, pdf)
         else:
+            cmd = ["latexmk", "-norc", "-pdf", "-quiet", f"-pdflatex={' '.join(engine)} %O %S",
+                   "document.tex"]
             returncode, output = _run(cmd, work, timeout, cancel, tex, pdf)
         built = work / "document.pdf"
         if returncode == 0 and built.is_file():
@@ -263,11 +256,41 @@ def compile_pdf(tex: Path, pdf: Path, *, timeout: float = TIMEOUT_S,
         shutil.rmtree(work, ignore_errors=True)
 
 
+def _passes_needed(engine: list[str], work: Path, timeout: float,
+                   cancel: threading.Event | None, tex: Path, pdf: Path) -> tuple[int, bytes]:
+    """Run pdflatex until the document is stable: a pass follows only when the log asks for
+    one or a contents list (``.toc``, ``.lof``, ``.lot``) differs from the one the pass read.
+
+    Not latexmk: it would rerun whenever the ``.aux`` changed, and the ``.aux`` records the
+    number of the last page, which the contents change on the book's second pass without
+    moving anything else (a third pass, for the same bytes); and each of its runs costs
+    more than a short document's pdflatex pass (it starts Perl and hashes every input)."""
+    # An empty outline to start from: a document without sections then needs no second
+    # pass for hyperref's outline (with sections the file changes: it does).
+    (work / "document.out").write_bytes(b"")
+    for _ in range(MAX_PASSES):
+        before = _lists(work)
+        returncode, output = _run(engine + ["document.tex"], work, timeout, cancel, tex, pdf)
+        if returncode != 0:
+            return returncode, output  # a LaTeX error: reported from the log
+        if not _asks_rerun(work / "document.log") and _lists(work) == before:
+            break
+    return 0, output
+
+
+def _lists(work: Path) -> dict[str, bytes]:
+    """The contents lists a pass reads at its start and writes anew."""
+    return {suffix: path.read_bytes() for suffix in (".toc", ".lof", ".lot")
+            if (path := work / f"document{suffix}").is_file()}
+
+
 def _asks_rerun(log: Path) -> bool:
+    """Whether the log asks for another pass (no log: nothing to ask; another pass would
+    not write one either)."""
     try:
         return bool(_RERUN.search(log.read_text(encoding="utf-8", errors="replace")))
     except OSError:
-        return True
+        return False
 
 
 def _link(source: Path, target: Path) -> None:

@@ -7,6 +7,9 @@
   difference is still found when the sides differ only in a divisor the other lacks.
 * ``derive check --jobs 2`` reports what ``--jobs 1`` reports, line for line.
 * Solving 8.21 leaves PyTorch's compiler stack unimported.
+* Whole numbers are evaluated as Python ints inside the compiled functions: the values are
+  the exact ones SymPy computes (negative powers included, where ints alone would give a
+  float), and every value handed out is still a Fraction.
 """
 
 from __future__ import annotations
@@ -119,3 +122,39 @@ def test_solving_im2col_does_not_load_the_compiler_stack() -> None:
                          text=True, env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"})
     assert got.returncode == 0, got.stderr
     assert got.stdout.strip() == "False"
+
+
+_x, _y = sympy.symbols("x y")
+_ARITHMETIC = [_x ** -2 * _y, (_x + _y) ** -1, _x ** _y, sympy.floor(_x / _y) - _x / 3,
+               sympy.Mod(_x, _y) + sympy.Rational(1, 2), sympy.ceiling(_x ** 2 / (_y + 7)),
+               sympy.Abs(_x - _y) ** -3, sympy.Max(_x / 2, _y) * sympy.Min(_x, 3),
+               sympy.binomial(_y + 6, 3) / _x, sympy.KroneckerDelta(_x, _y) - 1]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(_ARITHMETIC), st.integers(-6, 6), st.integers(1, 4),
+       st.integers(-6, 6))
+def test_int_arithmetic_inside_gives_sympys_exact_values(expr, p: int, q: int, y: int) -> None:
+    values = {"x": Fraction(p, q), "y": Fraction(y)}
+    reference = expr.xreplace({_x: sympy.Rational(p, q), _y: sympy.Integer(y)})
+    try:
+        got = compile_expr(expr)(Instance(values, random.Random(0)), {})
+    except Undefined:
+        assert reference.has(sympy.zoo, sympy.nan)
+        return
+    except Inexact:
+        assert not reference.is_Rational
+        return
+    assert type(got) is Fraction
+    assert sympy.Rational(got.numerator, got.denominator) == reference
+
+
+def test_sums_over_arrays_stay_exact_and_report_whole_entries() -> None:
+    i, n = sympy.symbols("i n", integer=True)
+    x = sympy.IndexedBase("x")
+    expr = sympy.Sum(x[i] * sympy.Rational(1, 3), (i, 0, n))
+    inst = Instance({"n": Fraction(4)}, random.Random(1))
+    got = compile_expr(expr)(inst, {})
+    entries = [inst.arrays["x"][(k,)] for k in range(5)]
+    assert type(got) is Fraction and got == Fraction(sum(entries), 3)
+    assert inst.report() == {"n": 4, **{f"x[{k}]": v for k, v in enumerate(entries)}}

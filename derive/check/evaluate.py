@@ -55,13 +55,14 @@ class Instance:
 
     def __init__(self, values: dict[str, Fraction], rng: random.Random) -> None:
         self.values = values
+        self.exact = exact_values(values)
         self.rng = rng
-        self.arrays: dict[str, dict[tuple, Fraction]] = {}
+        self.arrays: dict[str, dict[tuple, int]] = {}
 
-    def indexed(self, base: str, idx: tuple) -> Fraction:
+    def indexed(self, base: str, idx: tuple) -> int:
         table = self.arrays.setdefault(base, {})
         if idx not in table:
-            table[idx] = Fraction(self.rng.randint(-9, 9))
+            table[idx] = self.rng.randint(-9, 9)
         return table[idx]
 
     def report(self) -> dict[str, Any]:
@@ -72,6 +73,19 @@ class Instance:
                 key = f"{base[:-2]}({args})" if base.endswith("()") else f"{base}[{args}]"
                 out[key] = _plain(v)
         return out
+
+
+def exact_values(values: dict[str, Fraction]) -> dict[str, Any]:
+    """The values as the compiled functions read them: whole numbers as ints.
+
+    >>> exact_values({"a": Fraction(4), "b": Fraction(1, 2)})
+    {'a': 4, 'b': Fraction(1, 2)}
+    """
+    return {k: _whole(v) if isinstance(v, Fraction) else v for k, v in values.items()}
+
+
+def _whole(v: Fraction) -> Any:
+    return v.numerator if v.denominator == 1 else v
 
 
 def _plain(v: Fraction) -> Any:
@@ -107,35 +121,48 @@ _TRANSCENDENTAL = tuple(_EXACT_AT)
 
 class _Compiler:
     def compile(self, e: Any) -> Compiled:
+        """``e`` as a function of a point whose rational values are Fractions."""
+        f = self._compile(e)
+
+        def exact(inst: Instance, b: dict) -> Fraction:
+            v = f(inst, b)
+            return Fraction(v) if type(v) is int else v
+        return exact
+
+    # Inside, whole numbers are Python ints (most values are: sizes, indices, array entries)
+    # and only true fractions are Fractions: int arithmetic is several times quicker, and
+    # the two mix exactly.  A negative power is the one place where ints would not stay
+    # exact (2 ** -1 is a float): it goes through Fraction.
+    def _compile(self, e: Any) -> Compiled:
         if isinstance(e, (int, Fraction)):
-            v = Fraction(e)
+            v = _whole(Fraction(e))
             return lambda inst, b: v
         if e.is_Integer or e.is_Rational:
-            v = Fraction(int(e.p), int(e.q))
+            v = _whole(Fraction(int(e.p), int(e.q)))
             return lambda inst, b: v
         if isinstance(e, sympy.Symbol):
             name = e.name
-            def sym(inst: Instance, bound: dict) -> Fraction:
+            def sym(inst: Instance, bound: dict) -> Any:
                 if name in bound:
                     return bound[name]
                 try:
-                    return inst.values[name]
+                    return inst.exact[name]
                 except KeyError:
                     raise Declined(f"no value for {name}") from None
             return sym
         if isinstance(e, sympy.Add):
-            parts = [self.compile(a) for a in e.args]
-            return lambda inst, b: sum((p(inst, b) for p in parts), Fraction(0))
+            parts = [self._compile(a) for a in e.args]
+            return lambda inst, b: sum(p(inst, b) for p in parts)
         if isinstance(e, sympy.Mul):
-            parts = [self.compile(a) for a in e.args]
-            def mul(inst: Instance, b: dict) -> Fraction:
-                out = Fraction(1)
+            parts = [self._compile(a) for a in e.args]
+            def mul(inst: Instance, b: dict) -> Any:
+                out = 1
                 for p in parts:
                     out *= p(inst, b)
                 return out
             return mul
         if isinstance(e, sympy.Pow):
-            base = self.compile(e.base)
+            base = self._compile(e.base)
             if e.exp.is_Integer:
                 n = int(e.exp)
                 def power(inst: Instance, b: dict) -> Fraction:
@@ -143,31 +170,31 @@ class _Compiler:
                     if v == 0 and n < 0:
                         raise Undefined("division by zero")
                     _check_power_size(v, n)
-                    return v ** n
+                    return v ** n if n >= 0 else Fraction(v) ** n
                 return power
-            exp = self.compile(e.exp)
+            exp = self._compile(e.exp)
             def gpow(inst: Instance, b: dict) -> Fraction:
                 v, x = base(inst, b), exp(inst, b)
                 if x.denominator == 1:
                     if v == 0 and x < 0:
                         raise Undefined("division by zero")
                     _check_power_size(v, x)
-                    return v ** int(x)
+                    return v ** int(x) if x >= 0 else Fraction(v) ** int(x)
                 if v < 0:
                     raise Undefined("root of a negative number")
-                root = _exact_root(v, x.denominator)
+                root = _exact_root(Fraction(v), x.denominator)
                 if root is None:
                     raise Inexact()
                 return root ** x.numerator
             return gpow
         if isinstance(e, sympy.floor):
-            a = self.compile(e.args[0])
-            return lambda inst, b: Fraction(math.floor(a(inst, b)))
+            a = self._compile(e.args[0])
+            return lambda inst, b: math.floor(a(inst, b))
         if isinstance(e, sympy.ceiling):
-            a = self.compile(e.args[0])
-            return lambda inst, b: Fraction(math.ceil(a(inst, b)))
+            a = self._compile(e.args[0])
+            return lambda inst, b: math.ceil(a(inst, b))
         if isinstance(e, sympy.Mod):
-            p, q = self.compile(e.args[0]), self.compile(e.args[1])
+            p, q = self._compile(e.args[0]), self._compile(e.args[1])
             def mod(inst: Instance, b: dict) -> Fraction:
                 d = q(inst, b)
                 if d == 0:
@@ -175,14 +202,14 @@ class _Compiler:
                 return p(inst, b) % d
             return mod
         if isinstance(e, sympy.Abs):
-            a = self.compile(e.args[0])
+            a = self._compile(e.args[0])
             return lambda inst, b: abs(a(inst, b))
         if isinstance(e, (sympy.Min, sympy.Max)):
-            parts = [self.compile(a) for a in e.args]
+            parts = [self._compile(a) for a in e.args]
             pick = min if isinstance(e, sympy.Min) else max
             return lambda inst, b: pick(p(inst, b) for p in parts)
         if isinstance(e, sympy.binomial):
-            n, k = self.compile(e.args[0]), self.compile(e.args[1])
+            n, k = self._compile(e.args[0]), self._compile(e.args[1])
             def binom(inst: Instance, b: dict) -> Fraction:
                 nv, kv = n(inst, b), k(inst, b)
                 if nv.denominator != 1 or kv.denominator != 1:
@@ -190,26 +217,26 @@ class _Compiler:
                 if nv > MAX_BINOMIAL or nv < -MAX_BINOMIAL or abs(kv) > MAX_BINOMIAL:
                     raise Declined("binomial too large to compute")
                 if kv < 0 or (nv >= 0 and kv > nv):
-                    return Fraction(0)
-                return Fraction(math.comb(int(nv), int(kv)) if nv >= 0 else
-                                int(sympy.binomial(int(nv), int(kv))))
+                    return 0
+                return (math.comb(int(nv), int(kv)) if nv >= 0 else
+                        int(sympy.binomial(int(nv), int(kv))))
             return binom
         if isinstance(e, sympy.factorial):
-            n = self.compile(e.args[0])
+            n = self._compile(e.args[0])
             def fact(inst: Instance, b: dict) -> Fraction:
                 v = n(inst, b)
                 if v.denominator == 1 and v < 0:
                     raise Undefined("factorial of a negative integer")
                 if v.denominator != 1 or v > MAX_FACTORIAL:
                     raise Declined("factorial not computed here")
-                return Fraction(math.factorial(int(v)))
+                return math.factorial(int(v))
             return fact
         if isinstance(e, sympy.KroneckerDelta):
-            i, j = self.compile(e.args[0]), self.compile(e.args[1])
-            return lambda inst, b: Fraction(int(i(inst, b) == j(inst, b)))
+            i, j = self._compile(e.args[0]), self._compile(e.args[1])
+            return lambda inst, b: int(i(inst, b) == j(inst, b))
         if isinstance(e, sympy.Indexed):
             base = str(e.base.label)
-            idx = [self.compile(i) for i in e.indices]
+            idx = [self._compile(i) for i in e.indices]
             return lambda inst, b: inst.indexed(base, tuple(i(inst, b) for i in idx))
         if isinstance(e, (sympy.Sum, sympy.Product)):
             return self._sum(e)
@@ -218,12 +245,12 @@ class _Compiler:
         if isinstance(e, AppliedUndef):
             # an undefined function F(h) is an arbitrary function: random values per argument
             fname = f"{e.func.__name__}()"
-            fargs = [self.compile(a) for a in e.args]
+            fargs = [self._compile(a) for a in e.args]
             return lambda inst, b: inst.indexed(fname, tuple(a(inst, b) for a in fargs))
         if isinstance(e, _TRANSCENDENTAL) and len(e.args) == 1:
             return self._transcendental(e)
         if isinstance(e, sympy.Piecewise):
-            pieces = [(self.compile(v), self.compile_bool(c)) for v, c in e.args]
+            pieces = [(self._compile(v), self.compile_bool(c)) for v, c in e.args]
             def piecewise(inst: Instance, b: dict) -> Fraction:
                 for v, c in pieces:
                     if c(inst, b):
@@ -257,14 +284,14 @@ class _Compiler:
                sympy.Gt: lambda x, y: x > y, sympy.Ge: lambda x, y: x >= y}
         for kind, op in ops.items():
             if isinstance(c, kind):
-                lhs, rhs = self.compile(c.lhs), self.compile(c.rhs)
+                lhs, rhs = self._compile(c.lhs), self._compile(c.rhs)
                 return lambda inst, b, op=op: op(lhs(inst, b), rhs(inst, b))
         return lambda inst, b: (_ for _ in ()).throw(Declined(f"condition {c}"))
 
     def _sum(self, e: Any) -> Compiled:
-        body = self.compile(e.function)
+        body = self._compile(e.function)
         # SymPy's first limit is the innermost sum: loop over them from the last one in
-        limits = [(str(v), self.compile(lo), self.compile(hi)) for v, lo, hi in reversed(e.limits)]
+        limits = [(str(v), self._compile(lo), self._compile(hi)) for v, lo, hi in reversed(e.limits)]
         is_sum = isinstance(e, sympy.Sum)
 
         def run(inst: Instance, b: dict, k: int = 0) -> Fraction:
@@ -276,10 +303,10 @@ class _Compiler:
                 raise Declined("non-integer sum limits")
             if hv - lv > MAX_SUM_TERMS:
                 raise Declined("sum too long to expand")
-            acc = Fraction(0) if is_sum else Fraction(1)
+            acc: Any = 0 if is_sum else 1
             inner = dict(b)
             for j in range(int(lv), int(hv) + 1):   # empty when hv < lv: 0 or 1
-                inner[name] = Fraction(j)
+                inner[name] = j
                 if is_sum:
                     acc += run(inst, inner, k + 1)
                 else:
@@ -302,9 +329,9 @@ class _Compiler:
         return self._derivative_expanded(e)
 
     def _derivative_by_entry(self, expr: Any, var: sympy.Indexed, degree: int) -> Compiled:
-        body = self.compile(expr)
+        body = self._compile(expr)
         base = str(var.base.label)
-        idx = [self.compile(i) for i in var.indices]
+        idx = [self._compile(i) for i in var.indices]
         # P'(0) = sum_j weights[j] * P(j) for a polynomial P of degree <= ``degree``
         weights = _derivative_weights(degree)
 
@@ -312,7 +339,7 @@ class _Compiler:
             at = tuple(i(inst, b) for i in idx)
             start = inst.indexed(base, at)
             table = inst.arrays[base]
-            total = Fraction(0)
+            total: Any = 0
             try:
                 for j, weight in enumerate(weights):
                     table[at] = start + j
@@ -349,7 +376,7 @@ class _Compiler:
                 value = sympy.Derivative(_write_out(fixed.expr), *fixed.variable_count).doit()
                 if value.has(sympy.Derivative, sympy.Sum, sympy.Product):
                     raise Declined("derivative not evaluated")
-                done[key] = self.compile(value)
+                done[key] = self._compile(value)
             return done[key](inst, b)
         return derivative
 
@@ -358,7 +385,7 @@ class _Compiler:
         irrational except at the points below (Lindemann-Weierstrass), so every other point
         is :class:`Inexact` at once, for interval arithmetic to compare, without asking SymPy
         to evaluate it first."""
-        arg = self.compile(e.args[0])
+        arg = self._compile(e.args[0])
         exact = _EXACT_AT[type(e)]
 
         def value(inst: Instance, b: dict) -> Fraction:

@@ -513,6 +513,7 @@ class _ArrayInstance:
 
         self._inner = Instance(values, random.Random(0))
         self.values = self._inner.values
+        self.exact = self._inner.exact
         self.arrays = arrays
 
     def indexed(self, base: str, idx: tuple) -> Any:

@@ -271,6 +271,21 @@ def test_latexmk_hangs(tmp_path: Path, tex_bin: Path, monkeypatch: pytest.Monkey
     assert sorted(p.name for p in target.parent.iterdir()) == ["doc.pdf"]
 
 
+def test_timeout_covers_all_passes_of_a_document(tmp_path: Path, tex_bin: Path) -> None:
+    """The timeout is the document's, not each pass's: passes that each end in time but
+    keep asking for another are stopped when their total runs past it."""
+    tex, target = tmp_path / "doc.tex", tmp_path / "out" / "doc.pdf"
+    tex.write_text("\\documentclass{article}\n")
+    from derive.render import pdf
+    install_tex(tex_bin, "sleep 0.4\n" + _OK + "echo 'LaTeX Warning: Label(s) may have changed. "
+                "Rerun to get cross-references right.' > document.log\n")
+    start = time.monotonic()
+    with pytest.raises(BuildError, match=r"LaTeX timed out after 1 s on .*doc\.tex"):
+        pdf.compile_pdf(tex, target, timeout=1.0, runner="needed")
+    assert time.monotonic() - start < 1.5 + 0.5  # not five passes of 0.4 s
+    assert not target.exists()
+
+
 # --------------------------------------------------------------------------------------------
 # interrupted (SIGINT) mid-build
 # --------------------------------------------------------------------------------------------

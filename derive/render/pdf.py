@@ -268,9 +268,11 @@ def _passes_needed(engine: list[str], work: Path, timeout: float,
     # An empty outline to start from: a document without sections then needs no second
     # pass for hyperref's outline (with sections the file changes: it does).
     (work / "document.out").write_bytes(b"")
+    end = time.monotonic() + timeout  # for the document, whatever number of passes it takes
     for _ in range(MAX_PASSES):
         before = _lists(work)
-        returncode, output = _run(engine + ["document.tex"], work, timeout, cancel, tex, pdf)
+        returncode, output = _run(engine + ["document.tex"], work, timeout, cancel, tex, pdf,
+                                  end)
         if returncode != 0:
             return returncode, output  # a LaTeX error: reported from the log
         if not _asks_rerun(work / "document.log") and _lists(work) == before:
@@ -302,12 +304,15 @@ def _link(source: Path, target: Path) -> None:
 
 
 def _run(cmd: list[str], work: Path, timeout: float, cancel: threading.Event | None,
-         tex: Path, pdf: Path) -> tuple[int, bytes]:
-    """Run ``cmd`` in ``work`` as a process group; its exit code and output."""
+         tex: Path, pdf: Path, end: float | None = None) -> tuple[int, bytes]:
+    """Run ``cmd`` in ``work`` as a process group; its exit code and output.  It is stopped
+    ``timeout`` seconds from now, or at the ``time.monotonic()`` deadline ``end`` that
+    several runs share (the passes of one document)."""
     proc = subprocess.Popen(cmd, cwd=work, env={**os.environ, **_TEX_ENV},
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             stdin=subprocess.DEVNULL, start_new_session=_POSIX)
-    end = time.monotonic() + timeout
+    if end is None:
+        end = time.monotonic() + timeout
     try:
         while True:
             try:

@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import statistics
+import subprocess
+import sys
 from fractions import Fraction
 
 import numpy as np
@@ -19,6 +22,7 @@ F = torch.nn.functional
 from derive.lab.experiments import (  # noqa: E402
     gradient_flow, separable_speed, text_cnn, time_series)
 from derive.lab.listings import gradient_norms, source  # noqa: E402
+from derive.lab import runner  # noqa: E402
 from derive.lab.registry import experiment  # noqa: E402
 
 pytestmark = pytest.mark.torch
@@ -396,3 +400,27 @@ def test_separable_sweep_run_on_small_layers():
     assert r["params"]["standard"] == 16 * 16 * 9 + 16
     with pytest.raises(ValueError):
         separable_speed.run(dict(config, sweep_channels=[2, 4]), lambda done, total: None)
+
+
+def _fresh_python(code: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in runner.PINNED_KERNELS}
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=env, timeout=300, check=False)
+
+
+def test_experiments_run_on_pinned_kernels() -> None:
+    """The lab pins PyTorch's CPU kernels before importing it: AVX2 (or plain) code paths,
+    whatever the processor offers, so a re-run elsewhere repeats the stored numbers."""
+    got = _fresh_python("from derive.lab import runner; runner.require_packages(); "
+                        "import torch; runner.deterministic(1); "
+                        "print(torch.backends.cpu.get_cpu_capability())")
+    assert got.returncode == 0, got.stderr
+    assert got.stdout.strip() in ("AVX2", "DEFAULT")
+
+
+def test_an_experiment_on_unpinned_kernels_is_refused() -> None:
+    got = _fresh_python("import torch\nfrom derive.lab import runner\n"
+                        "try:\n    runner.deterministic(1)\n"
+                        "except runner.LabError as exc:\n    print(exc)\n")
+    assert got.returncode == 0, got.stderr
+    assert "kernels are not pinned" in got.stdout and "ATEN_CPU_CAPABILITY=avx2" in got.stdout

@@ -25,6 +25,16 @@ Progress = Callable[[int, int], None]
 THREADS = 1          # one thread: CPU reductions then sum in one order on every machine
 DIGITS = 6           # significant digits of stored numbers
 
+# The code paths of PyTorch's CPU kernels, pinned to ones every x86-64 machine of the last
+# decade runs the same way.  Left to choose, ATen and oneDNN take the widest vector
+# instructions the processor has (AVX-512 on one machine, AVX2 on another) and MKL takes a
+# path by processor vendor; their roundings differ in the last bits, and a training run
+# grows such a difference into a different model (a re-run on another machine then missed
+# its stored results by 0.2 in accuracy).  Each library reads its variable once, when
+# PyTorch first uses it: they are set before PyTorch is imported.
+PINNED_KERNELS = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2",
+                  "MKL_CBWR": "COMPATIBLE"}
+
 
 class LabError(DeriveError):
     """An experiment could not run (a missing package) or a re-run disagrees."""
@@ -40,8 +50,16 @@ def result_path(name: str, full: bool = False) -> Path:
     return results_dir() / f"{name}{'.full' if full else ''}.json"
 
 
+def pin_kernels() -> None:
+    """Set :data:`PINNED_KERNELS` in the environment (before PyTorch is imported; an
+    experiment run after that is refused by :func:`deterministic`)."""
+    os.environ.update(PINNED_KERNELS)
+
+
 def require_packages() -> None:
-    """Fail with one clear line when the lab's optional packages are missing."""
+    """Fail with one clear line when the lab's optional packages are missing (PyTorch's
+    kernels are pinned first: this may be what imports it)."""
+    pin_kernels()
     missing = []
     for module, dist in (("torch", "torch"), ("sklearn", "scikit-learn")):
         try:
@@ -61,6 +79,13 @@ def deterministic(seed: int, threads: int = THREADS) -> None:
     import numpy as np
     import torch
 
+    capability = torch.backends.cpu.get_cpu_capability()
+    if capability not in ("DEFAULT", "AVX2") or any(os.environ.get(k) != v
+                                                    for k, v in PINNED_KERNELS.items()):
+        raise LabError(f"PyTorch's CPU kernels are not pinned (capability {capability}): "
+                       f"PyTorch was imported before the lab set "
+                       f"{', '.join(f'{k}={v}' for k, v in PINNED_KERNELS.items())}; run the "
+                       f"experiment with 'derive lab run' or set them first")
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
@@ -74,7 +99,8 @@ def environment() -> dict[str, str]:
 
     env = {"python": platform.python_version(), "numpy": np.__version__,
            "machine": platform.machine(), "system": platform.system(),
-           "cpus": str(os.cpu_count() or 1), "processor": _cpu_model()}
+           "cpus": str(os.cpu_count() or 1), "processor": _cpu_model(),
+           "kernels": ", ".join(f"{k}={v}" for k, v in sorted(PINNED_KERNELS.items()))}
     for module in ("torch", "sklearn"):
         try:
             env[module] = __import__(module).__version__

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import stat
 import subprocess
 from pathlib import Path
 
@@ -16,6 +15,8 @@ import pytest
 from derive.errors import BuildError
 from derive.render import build as B
 from derive.render import pdf
+
+from fake_tex import WRITE_PDF, install_tex
 
 FIXTURES = Path(__file__).parent / "fixtures" / "problems"
 
@@ -31,17 +32,9 @@ Here is how much of TeX's memory you used:
 
 
 def fake_latexmk(bin_dir: Path, *, fail: bool) -> None:
-    """A stand-in LaTeX (``latexmk`` and ``pdflatex``): writes document.pdf, or a log with an
-    error and exits 1; ``pdflatex -ini`` (making a format) succeeds without one."""
-    bin_dir.mkdir(exist_ok=True)
-    if fail:
-        body = f"cat > document.log <<'EOF'\n{LOG}EOF\nexit 1\n"
-    else:
-        body = "printf '%%PDF-fake %s' \"$(md5sum document.tex | cut -c1-8)\" > document.pdf\n"
-    for name in ("latexmk", "pdflatex"):
-        script = bin_dir / name
-        script.write_text("#!/bin/sh\ncase \" $* \" in *\" -ini \"*) exit 0 ;; esac\n" + body)
-        script.chmod(script.stat().st_mode | stat.S_IEXEC)
+    """A stand-in LaTeX: writes document.pdf, or a log with an error and exits 1."""
+    install_tex(bin_dir, f"cat > document.log <<'EOF'\n{LOG}EOF\nexit 1\n" if fail
+                else WRITE_PDF)
 
 
 @pytest.fixture

@@ -17,7 +17,6 @@ import json
 import os
 import shutil
 import signal
-import stat
 import subprocess
 import sys
 import time
@@ -28,6 +27,8 @@ import pytest
 from derive.cli import main
 from derive.errors import BuildError
 from derive.render import build as B
+
+from fake_tex import WRITE_PDF, install_tex
 
 FIXTURES = Path(__file__).parent / "fixtures" / "problems"
 
@@ -41,7 +42,6 @@ l.9 \brokenmacro
 !  ==> Fatal error occurred, no output PDF file produced!
 """
 
-_OK = "printf '%%PDF-fake %s' \"$(md5sum document.tex | cut -c1-8)\" > document.pdf\n"
 
 
 def fake_tex(bin_dir: Path, mode: str = "ok", *, marker: str = "") -> Path:
@@ -52,16 +52,15 @@ def fake_tex(bin_dir: Path, mode: str = "ok", *, marker: str = "") -> Path:
     pid in ``$FAULT_MARKERS/latexmk.pid``, writes a partial PDF and sleeps for a minute (with
     a ``marker``: only on a document containing it; others compile).
     """
-    bin_dir.mkdir(exist_ok=True)
     if mode == "ok":
-        body = _OK
+        body = WRITE_PDF
     elif mode == "fail":
         body = (f"if grep -q '{marker}' document.tex; then\n"
                 f"  printf '%%PDF-1.5 partial' > document.pdf\n"
                 f"  cat > document.log <<'EOF'\n{ERROR_LOG}EOF\n"
-                f"  exit 1\nfi\n" + _OK)
+                f"  exit 1\nfi\n" + WRITE_PDF)
     elif mode == "slow":
-        body = ((f"grep -q '{marker}' document.tex || {{ {_OK.strip()}; exit 0; }}\n"
+        body = ((f"grep -q '{marker}' document.tex || {{ {WRITE_PDF.strip()}; exit 0; }}\n"
                  if marker else "")
                 + "printf '%PDF-1.5 partial' > document.pdf\n"
                 "echo $$ > \"$FAULT_MARKERS/latexmk.pid.tmp\"\n"
@@ -72,14 +71,6 @@ def fake_tex(bin_dir: Path, mode: str = "ok", *, marker: str = "") -> Path:
     install_tex(bin_dir, body)
     return bin_dir
 
-
-def install_tex(bin_dir: Path, body: str) -> None:
-    """``body`` as both ``latexmk`` and ``pdflatex`` (the build runs pdflatex itself; making
-    a format, ``pdflatex -ini``, succeeds without one, so documents read their preamble)."""
-    for name in ("latexmk", "pdflatex"):
-        script = bin_dir / name
-        script.write_text("#!/bin/sh\ncase \" $* \" in *\" -ini \"*) exit 0 ;; esac\n" + body)
-        script.chmod(script.stat().st_mode | stat.S_IEXEC)
 
 
 @pytest.fixture
@@ -277,8 +268,9 @@ def test_timeout_covers_all_passes_of_a_document(tmp_path: Path, tex_bin: Path) 
     tex, target = tmp_path / "doc.tex", tmp_path / "out" / "doc.pdf"
     tex.write_text("\\documentclass{article}\n")
     from derive.render import pdf
-    install_tex(tex_bin, "sleep 0.4\n" + _OK + "echo 'LaTeX Warning: Label(s) may have changed. "
-                "Rerun to get cross-references right.' > document.log\n")
+    asks_again = ("echo 'LaTeX Warning: Label(s) may have changed. Rerun to get "
+                  "cross-references right.' > document.log\n")
+    install_tex(tex_bin, "sleep 0.4\n" + WRITE_PDF + asks_again)
     start = time.monotonic()
     with pytest.raises(BuildError, match=r"LaTeX timed out after 1 s on .*doc\.tex"):
         pdf.compile_pdf(tex, target, timeout=1.0, runner="needed")

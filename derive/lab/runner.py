@@ -50,6 +50,10 @@ def result_path(name: str, full: bool = False) -> Path:
     return results_dir() / f"{name}{'.full' if full else ''}.json"
 
 
+def _pins() -> str:
+    return ", ".join(f"{k}={v}" for k, v in sorted(PINNED_KERNELS.items()))
+
+
 def pin_kernels() -> None:
     """Set :data:`PINNED_KERNELS` in the environment (before PyTorch is imported; an
     experiment run after that is refused by :func:`deterministic`)."""
@@ -83,8 +87,7 @@ def deterministic(seed: int, threads: int = THREADS) -> None:
     if capability not in ("DEFAULT", "AVX2") or any(os.environ.get(k) != v
                                                     for k, v in PINNED_KERNELS.items()):
         raise LabError(f"PyTorch's CPU kernels are not pinned (capability {capability}): "
-                       f"PyTorch was imported before the lab set "
-                       f"{', '.join(f'{k}={v}' for k, v in PINNED_KERNELS.items())}; run the "
+                       f"PyTorch was imported before the lab set {_pins()}; run the "
                        f"experiment with 'derive lab run' or set them first")
     random.seed(seed)
     np.random.seed(seed)
@@ -100,7 +103,7 @@ def environment() -> dict[str, str]:
     env = {"python": platform.python_version(), "numpy": np.__version__,
            "machine": platform.machine(), "system": platform.system(),
            "cpus": str(os.cpu_count() or 1), "processor": _cpu_model(),
-           "kernels": ", ".join(f"{k}={v}" for k, v in sorted(PINNED_KERNELS.items()))}
+           "kernels": _pins()}
     for module in ("torch", "sklearn"):
         try:
             env[module] = __import__(module).__version__

@@ -58,6 +58,9 @@ DOCS_INDEX = "README.md"
 # the machine's speed and load rather than on the problem's source.
 _BUDGET_SPENT = re.compile(r"time budget of \S+ s spent")
 
+# How every document is compiled: pdflatex itself, the passes each one needs.
+RUNNER = "needed"
+
 # progress(done, total, name, note): called once per problem solved and per PDF compiled,
 # and once for all the problems taken from the cache (and all the PDFs up to date).
 Progress = Callable[[int, int, str, str], None]
@@ -656,7 +659,7 @@ def build(problems_dir: str | Path = "problems", out_dir: str | Path = "build", 
     jobs = check_jobs(jobs)
     problems_dir, out_dir = Path(problems_dir), Path(out_dir)
     if not tex_only:
-        pdf.check_tools(("pdflatex",))  # the build runs pdflatex itself
+        pdf.check_tools(pdf.RUNNER_TOOLS[RUNNER])
     _make_out_dir(out_dir)
     cache = Cache.load(out_dir)
     got = collect(problems_dir, cache, force=force, progress=progress,
@@ -725,7 +728,7 @@ def _compile_all(out_dir: Path, todo: list[str], documents: dict[str, str],
         def one(rel: str) -> None:
             tex = out_dir / rel
             shared = fmt.result() if fmt is not None and rel != BOOK else None
-            pdf.compile_pdf(tex, tex.with_suffix(".pdf"), cancel=stop, runner="needed",
+            pdf.compile_pdf(tex, tex.with_suffix(".pdf"), cancel=stop, runner=RUNNER,
                             fmt=shared)
 
         # The longest first: the book (a third of the LaTeX time) beside the problems.  With

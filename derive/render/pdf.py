@@ -38,6 +38,8 @@ DEBIAN_PACKAGES: tuple[str, ...] = (
     "texlive-pictures", "lmodern",
 )
 TOOLS: tuple[str, ...] = ("latexmk", "pdflatex")
+# What each way of compiling runs ("needed": pdflatex alone, see :func:`compile_pdf`).
+RUNNER_TOOLS: dict[str, tuple[str, ...]] = {"latexmk": TOOLS, "needed": ("pdflatex",)}
 TIMEOUT_S = 600.0
 
 # Environment of every run: long log lines (one error per line), reproducible output.
@@ -204,15 +206,15 @@ def compile_pdf(tex: Path, pdf: Path, *, timeout: float = TIMEOUT_S,
 
     ``runner`` is ``"latexmk"`` (latexmk decides the passes) or ``"needed"``: one pdflatex
     pass, and another only while the log asks for one (a label, an outline or a table that
-    changed) or the contents changed (see :func:`_passes_needed`).  ``fmt``, when it fits the document,
-    is loaded instead of its preamble.  Setting ``cancel`` (from another thread) stops the
+    changed) or the contents changed (see :func:`_passes_needed`).  ``fmt``, when it fits
+    the document, is loaded instead of its preamble.  Setting ``cancel`` (from another thread) stops the
     LaTeX run with a :class:`BuildError`; an interruption (``KeyboardInterrupt``) stops it
     too and propagates.
     """
     from derive.render.build import cannot_write
-    if runner not in ("latexmk", "needed"):
+    if runner not in RUNNER_TOOLS:
         raise ValueError(f"runner must be 'latexmk' or 'needed', not {runner!r}")
-    check_tools(TOOLS if runner == "latexmk" else ("pdflatex",))
+    check_tools(RUNNER_TOOLS[runner])
     tex, pdf = Path(tex), Path(pdf)
     try:
         pdf.parent.mkdir(parents=True, exist_ok=True)
